@@ -1,0 +1,378 @@
+/*
+ * dfc.h — the dfc runtime's public interface: everything that generated flow
+ * code may use.  A compiled flow is one C unit that fills a `dfc_flow`
+ * descriptor (its params, sources, sinks, exchange channels and per-worker
+ * state) and calls `dfc_main`.  The runtime owns threads, batching, the
+ * exchange between workers and processes, progress (epochs, end of input),
+ * sources, sinks and the command line.  Generated code owns the item types,
+ * the fused operator loops and the keyed state that lives in `dfc_table`s.
+ *
+ * Conventions: `dfc_` is the public prefix, `dfci_` the runtime-internal one
+ * (runtime/internal.h).  Strings are slices (`dfc_str`), never NUL-terminated.
+ * Memory made while processing a batch comes from the worker's arena, which
+ * the runtime resets between batches; anything kept longer (keyed state) is
+ * copied to the heap by the generated code.
+ */
+#ifndef DFC_H
+#define DFC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define DFC_VERSION "0.1.0"
+
+/* Bytes in an exchange buffer (per channel and destination) before it is sent. */
+#define DFC_FLUSH_BYTES (64 * 1024)
+
+#if defined(__GNUC__)
+#define DFC_NORETURN __attribute__((noreturn))
+#define DFC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define DFC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define DFC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define DFC_NORETURN
+#define DFC_PRINTF(a, b)
+#define DFC_LIKELY(x) (x)
+#define DFC_UNLIKELY(x) (x)
+#endif
+
+/* ------------------------------------------------------------------ strings */
+
+typedef struct dfc_str {
+    const char *ptr;
+    int64_t len;
+} dfc_str;
+
+#define DFC_STR_LIT(s) ((dfc_str){(s), (int64_t)(sizeof(s) - 1)})
+
+/* The C form of the flow type [str] (csv rows, split results). */
+typedef struct dfc_list_str {
+    dfc_str *ptr;
+    int64_t len;
+} dfc_list_str;
+
+static inline bool dfc_str_eq(dfc_str a, dfc_str b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, (size_t)a.len) == 0);
+}
+
+/* Byte-wise order: negative, zero or positive. */
+static inline int dfc_str_cmp(dfc_str a, dfc_str b)
+{
+    int64_t n = a.len < b.len ? a.len : b.len;
+    int c = n ? memcmp(a.ptr, b.ptr, (size_t)n) : 0;
+    if (c) return c;
+    return a.len < b.len ? -1 : a.len > b.len ? 1 : 0;
+}
+
+/* ----------------------------------------------------------------- hashing */
+
+/* The key hash.  It must give the same value in every process of a cluster
+ * (keyed routing is hash(key) % total_workers), so it is fixed, unseeded and
+ * reads bytes little-endian. */
+static inline uint64_t dfc_mix64(uint64_t x)
+{
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ULL;
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ULL;
+    x ^= x >> 32;
+    return x;
+}
+
+static inline uint64_t dfc_hash(const void *data, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)data;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n;
+    while (n >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        h = (h ^ v) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t v = 0;
+        memcpy(&v, p, n);
+        h = (h ^ v) * 0xc4ceb9fe1a85ec53ULL;
+    }
+    return dfc_mix64(h);
+}
+
+static inline uint64_t dfc_hash_str(dfc_str s) { return dfc_hash(s.ptr, (size_t)s.len); }
+
+/* ------------------------------------------------------------- byte buffer */
+
+typedef struct dfc_buf {
+    uint8_t *data;
+    size_t len, cap;
+} dfc_buf;
+
+void dfc_buf_grow(dfc_buf *b, size_t need); /* cap >= len + need afterwards; aborts on OOM */
+void dfc_buf_free(dfc_buf *b);
+
+static inline void dfc_buf_put(dfc_buf *b, const void *p, size_t n)
+{
+    if (DFC_UNLIKELY(b->cap - b->len < n)) dfc_buf_grow(b, n);
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+static inline void dfc_buf_put_u8(dfc_buf *b, uint8_t v) { dfc_buf_put(b, &v, 1); }
+static inline void dfc_buf_put_u32(dfc_buf *b, uint32_t v) { dfc_buf_put(b, &v, 4); }
+static inline void dfc_buf_put_i64(dfc_buf *b, int64_t v) { dfc_buf_put(b, &v, 8); }
+static inline void dfc_buf_put_f64(dfc_buf *b, double v) { dfc_buf_put(b, &v, 8); }
+static inline void dfc_buf_put_bool(dfc_buf *b, bool v) { dfc_buf_put_u8(b, v ? 1 : 0); }
+/* A string on the wire: u32 length, then the bytes. */
+static inline void dfc_buf_put_str(dfc_buf *b, dfc_str s)
+{
+    dfc_buf_put_u32(b, (uint32_t)s.len);
+    dfc_buf_put(b, s.ptr, (size_t)s.len);
+}
+
+/* ------------------------------------------------------------------- arena */
+
+typedef struct dfc_arena_chunk dfc_arena_chunk;
+typedef struct dfc_arena {
+    char *cur, *end;
+    dfc_arena_chunk *chunks;
+} dfc_arena;
+
+void *dfc_arena_alloc_slow(dfc_arena *a, size_t n);
+void dfc_arena_reset(dfc_arena *a); /* frees all but one chunk; pointers die */
+void dfc_arena_free(dfc_arena *a);
+
+static inline void *dfc_arena_alloc(dfc_arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (DFC_UNLIKELY((size_t)(a->end - a->cur) < n)) return dfc_arena_alloc_slow(a, n);
+    void *p = a->cur;
+    a->cur += n;
+    return p;
+}
+
+/* ------------------------------------------------------------------ worker */
+
+typedef struct dfci_worker dfci_worker; /* runtime-private part */
+
+typedef struct dfc_worker {
+    int index;         /* global worker index: process_id * workers_per_process + local_index */
+    int local_index;   /* index among the workers of this process */
+    int total_workers; /* processes * workers_per_process */
+    int64_t epoch;     /* epoch of the items being processed (starts at 1) */
+    int cur_step;      /* step being run (index into flow->step_ids), for error messages */
+    dfc_arena arena;   /* per-batch scratch memory */
+    dfc_buf scratch;   /* scratch for formatting one value */
+    const void *params; /* the flow's params struct, filled from the command line */
+    void *state;       /* the flow's per-worker state (flow->state_new) */
+    dfc_buf *outbufs;  /* [chan * total_workers + dest]: encoded items waiting to be sent */
+    uint32_t *outcounts; /* items in each of outbufs */
+    uint32_t *rr;      /* per channel: round-robin position for redistribute */
+    dfci_worker *rt;
+} dfc_worker;
+
+/* ------------------------------------------------------- failing a step */
+
+/* Ends the run with "error: step '<id>': <message>" naming w->cur_step.
+ * Sink output that was complete is flushed; the process exits non-zero. */
+DFC_NORETURN void dfc_fail(dfc_worker *w, const char *fmt, ...) DFC_PRINTF(2, 3);
+
+/* ---------------------------------------------------------------- exchange */
+
+/* Send side.  To send an item on channel `chan` to global worker `dest`:
+ *     dfc_buf *b = dfc_out_begin(w, chan, dest);  ... dfc_buf_put_*(b, ...) ...
+ *     dfc_out_end(w, chan, dest);
+ * The runtime delivers the encoded bytes to `dest`, which decodes them in
+ * flow->channels[chan].recv. */
+void dfc_out_flush(dfc_worker *w, int chan, int dest);
+
+static inline dfc_buf *dfc_out_begin(dfc_worker *w, int chan, int dest)
+{
+    return &w->outbufs[(size_t)chan * (size_t)w->total_workers + (size_t)dest];
+}
+static inline void dfc_out_end(dfc_worker *w, int chan, int dest)
+{
+    size_t i = (size_t)chan * (size_t)w->total_workers + (size_t)dest;
+    w->outcounts[i]++;
+    if (DFC_UNLIKELY(w->outbufs[i].len >= DFC_FLUSH_BYTES)) dfc_out_flush(w, chan, dest);
+}
+
+static inline int dfc_route_key(const dfc_worker *w, dfc_str key)
+{
+    return (int)(dfc_hash_str(key) % (uint64_t)w->total_workers);
+}
+static inline int dfc_route_rr(dfc_worker *w, int chan)
+{
+    uint32_t r = w->rr[chan]++;
+    return (int)(((uint32_t)w->index + r) % (uint32_t)w->total_workers);
+}
+
+/* Receive side: a reader over one received batch.  Every read is bounds
+ * checked; running past the end fails the step (a malformed batch). */
+typedef struct dfc_reader {
+    const uint8_t *p, *end;
+    dfc_worker *w;
+} dfc_reader;
+
+DFC_NORETURN void dfc_reader_fail(dfc_reader *r);
+
+static inline void dfc_get(dfc_reader *r, void *out, size_t n)
+{
+    if (DFC_UNLIKELY((size_t)(r->end - r->p) < n)) dfc_reader_fail(r);
+    memcpy(out, r->p, n);
+    r->p += n;
+}
+static inline uint8_t dfc_get_u8(dfc_reader *r) { uint8_t v; dfc_get(r, &v, 1); return v; }
+static inline uint32_t dfc_get_u32(dfc_reader *r) { uint32_t v; dfc_get(r, &v, 4); return v; }
+static inline int64_t dfc_get_i64(dfc_reader *r) { int64_t v; dfc_get(r, &v, 8); return v; }
+static inline double dfc_get_f64(dfc_reader *r) { double v; dfc_get(r, &v, 8); return v; }
+static inline bool dfc_get_bool(dfc_reader *r) { return dfc_get_u8(r) != 0; }
+/* The returned slice points into the batch: valid during recv only. */
+static inline dfc_str dfc_get_str(dfc_reader *r)
+{
+    uint32_t n = dfc_get_u32(r);
+    if (DFC_UNLIKELY((size_t)(r->end - r->p) < n)) dfc_reader_fail(r);
+    dfc_str s = {(const char *)r->p, (int64_t)n};
+    r->p += n;
+    return s;
+}
+
+/* ------------------------------------------------------------------- sinks */
+
+/* Writes one item's text as a line (the runtime adds '\n').  Lines are never
+ * split or interleaved with other workers' lines. */
+void dfc_sink_write(dfc_worker *w, int sink, const char *p, size_t n);
+/* inspect / inspect_debug: one line on standard output. */
+void dfc_inspect_write(dfc_worker *w, const char *p, size_t n);
+
+/* -------------------------------------------------------------- keyed state */
+
+/* An open-addressing table from str keys to fixed-size values.  Keys are
+ * copied into the table; value slots are zeroed when created and stay at the
+ * same address until the table grows (do not keep pointers across upserts). */
+typedef struct dfc_table dfc_table;
+
+dfc_table *dfc_table_new(size_t value_size);
+void dfc_table_free(dfc_table *t);
+void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created);
+void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash);
+bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash);
+size_t dfc_table_count(const dfc_table *t);
+/* Iteration: size_t it = 0; while (dfc_table_next(t, &it, &k, &v)) ... */
+bool dfc_table_next(const dfc_table *t, size_t *iter, dfc_str *key, void **value);
+
+/* Heap copies for values kept in state. */
+dfc_str dfc_heap_str(dfc_str s);
+void dfc_heap_free(const void *p);
+void *dfc_heap_alloc(size_t n);
+
+/* ---------------------------------------------------------------- builtins */
+
+/* Each returns memory from the worker's arena where it makes a new value. */
+dfc_str dfc_concat(dfc_worker *w, dfc_str a, dfc_str b);
+dfc_str dfc_lower(dfc_worker *w, dfc_str s);
+dfc_str dfc_upper(dfc_worker *w, dfc_str s);
+dfc_str dfc_trim(dfc_str s); /* a slice of s: ASCII whitespace removed at both ends */
+dfc_list_str dfc_split(dfc_worker *w, dfc_str s, dfc_str sep); /* exact separator; empty sep fails */
+dfc_list_str dfc_split_ws(dfc_worker *w, dfc_str s);           /* runs of whitespace, no empty parts */
+bool dfc_contains(dfc_str s, dfc_str sub);
+bool dfc_starts_with(dfc_str s, dfc_str prefix);
+bool dfc_ends_with(dfc_str s, dfc_str suffix);
+dfc_str dfc_substr(dfc_str s, int64_t start, int64_t len); /* byte offsets, clamped to s */
+dfc_str dfc_replace(dfc_worker *w, dfc_str s, dfc_str old, dfc_str new_);
+int64_t dfc_parse_i64(dfc_worker *w, dfc_str s); /* fails the step on bad input */
+double dfc_parse_f64(dfc_worker *w, dfc_str s);
+bool dfc_try_parse_i64(dfc_str s, int64_t *out);
+bool dfc_try_parse_f64(dfc_str s, double *out);
+int64_t dfc_div_i64(dfc_worker *w, int64_t a, int64_t b); /* floor division; b == 0 fails */
+int64_t dfc_mod_i64(dfc_worker *w, int64_t a, int64_t b); /* floor modulo; b == 0 fails */
+int64_t dfc_f64_to_i64(dfc_worker *w, double x); /* truncation; NaN or out of range fails */
+int64_t dfc_now_ms(void);
+DFC_NORETURN void dfc_index_fail(dfc_worker *w, int64_t index, int64_t len);
+
+/* Canonical text (SPEC §2 "Text form of items"), appended to a buffer. */
+void dfc_fmt_i64(dfc_buf *b, int64_t v);
+void dfc_fmt_f64(dfc_buf *b, double v); /* shortest round-trip text; "1.0", "inf", "nan" */
+void dfc_fmt_bool(dfc_buf *b, bool v);
+void dfc_fmt_str_quoted(dfc_buf *b, dfc_str s); /* "..." with \" \\ \n \t \r \xHH escapes */
+/* Copies buffer bytes [from, b->len) into the arena as a str. */
+dfc_str dfc_buf_to_str(dfc_worker *w, const dfc_buf *b, size_t from);
+
+/* Thread-local arena access for extern C functions that return new strings. */
+void *dfc_alloc(size_t n);
+
+/* ---------------------------------------------------------- flow descriptor */
+
+enum dfc_type { DFC_T_BOOL, DFC_T_I64, DFC_T_F64, DFC_T_STR };
+
+typedef struct dfc_param_desc {
+    const char *name;
+    int type;                 /* enum dfc_type */
+    const char *default_text; /* as it would be given on the command line; NULL: required */
+    size_t offset;            /* where the value goes in the params struct */
+} dfc_param_desc;
+
+enum dfc_source_kind { DFC_SRC_FILE, DFC_SRC_DIR, DFC_SRC_CSV, DFC_SRC_STDIN, DFC_SRC_RANGE };
+
+/* Source arguments, evaluated from params at start-up by flow->resolve. */
+typedef struct dfc_source_args {
+    dfc_str path;  /* FILE, DIR, CSV */
+    dfc_str glob;  /* DIR: file name pattern (fnmatch), "*" by default */
+    int64_t n;     /* RANGE */
+    bool parallel; /* FILE: byte ranges, one per worker */
+} dfc_source_args;
+
+typedef struct dfc_source_desc {
+    int kind; /* enum dfc_source_kind */
+    int step; /* its step id, for messages */
+    void (*push_lines)(dfc_worker *w, const dfc_str *lines, size_t n);    /* FILE DIR STDIN */
+    void (*push_rows)(dfc_worker *w, const dfc_list_str *rows, size_t n); /* CSV */
+    void (*push_range)(dfc_worker *w, int64_t lo, int64_t hi);           /* RANGE: lo..hi-1 */
+} dfc_source_desc;
+
+enum dfc_sink_kind { DFC_SINK_STDOUT, DFC_SINK_FILE, DFC_SINK_DIR, DFC_SINK_DISCARD };
+
+typedef struct dfc_sink_desc {
+    int kind; /* enum dfc_sink_kind */
+    int step;
+} dfc_sink_desc;
+
+typedef struct dfc_channel_desc {
+    int step; /* the step that receives the channel's items */
+    /* Decode `count` items from r and push each downstream. */
+    void (*recv)(dfc_worker *w, dfc_reader *r, uint32_t count);
+    /* Every producer of the channel has finished: emit final results.  May be NULL. */
+    void (*eof)(dfc_worker *w);
+    /* Channels whose eof must have run on this worker before it may close this one. */
+    int nupstream;
+    const int *upstream;
+} dfc_channel_desc;
+
+typedef struct dfc_flow {
+    const char *name;
+    const char *fingerprint; /* hex hash of the plan: peers must agree */
+    const char *graph_dot;   /* --graph */
+    int nsteps;
+    const char *const *step_ids;
+    size_t params_size;
+    int nparams;
+    const dfc_param_desc *params;
+    int nsources;
+    const dfc_source_desc *sources;
+    int nsinks;
+    const dfc_sink_desc *sinks;
+    int nchannels;
+    const dfc_channel_desc *channels;
+    /* Evaluates source arguments and sink paths from the params (w->params). */
+    void (*resolve)(dfc_worker *w, dfc_source_args *sources, dfc_str *sink_paths);
+    void *(*state_new)(dfc_worker *w);
+    void (*state_free)(dfc_worker *w, void *state);
+} dfc_flow;
+
+/* The executable's main: parses the command line, runs the flow, returns the
+ * exit status (0 done, 1 run-time error, 2 usage error). */
+int dfc_main(const dfc_flow *flow, int argc, char **argv);
+
+#endif

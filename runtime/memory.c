@@ -1,0 +1,102 @@
+/*
+ * memory.c — the runtime's allocators: growable byte buffers (dfc_buf), the
+ * per-worker arena that holds values made while a batch is processed, and
+ * heap copies for values kept in keyed state.  Running out of memory is not
+ * recoverable here: it aborts with a fixed "dfc: out of memory" message.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dfc.h"
+
+#define ARENA_CHUNK (64 * 1024)
+
+struct dfc_arena_chunk {
+    dfc_arena_chunk *next;
+    size_t size;
+    _Alignas(16) char data[];
+};
+
+static void out_of_memory(size_t n)
+{
+    fprintf(stderr, "dfc: out of memory (asked for %zu bytes)\n", n);
+    abort();
+}
+
+void *dfc_heap_alloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) out_of_memory(n);
+    return p;
+}
+
+void dfc_heap_free(const void *p) { free((void *)p); }
+
+dfc_str dfc_heap_str(dfc_str s)
+{
+    char *p = dfc_heap_alloc((size_t)s.len);
+    if (s.len) memcpy(p, s.ptr, (size_t)s.len);
+    return (dfc_str){p, s.len};
+}
+
+void dfc_buf_grow(dfc_buf *b, size_t need)
+{
+    if (b->cap - b->len >= need) return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < need) {
+        if (cap > SIZE_MAX / 2) out_of_memory(need);
+        cap *= 2;
+    }
+    uint8_t *d = realloc(b->data, cap);
+    if (!d) out_of_memory(cap);
+    b->data = d;
+    b->cap = cap;
+}
+
+void dfc_buf_free(dfc_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void *dfc_arena_alloc_slow(dfc_arena *a, size_t n)
+{
+    size_t size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+    dfc_arena_chunk *c = malloc(sizeof *c + size);
+    if (!c) out_of_memory(n);
+    c->size = size;
+    c->next = a->chunks;
+    a->chunks = c;
+    a->cur = c->data + n;
+    a->end = c->data + size;
+    return c->data;
+}
+
+void dfc_arena_reset(dfc_arena *a)
+{
+    dfc_arena_chunk *c = a->chunks;
+    if (!c) return;
+    /* Keep the newest chunk (the one being filled); free the rest. */
+    dfc_arena_chunk *rest = c->next;
+    while (rest) {
+        dfc_arena_chunk *next = rest->next;
+        free(rest);
+        rest = next;
+    }
+    c->next = NULL;
+    a->cur = c->data;
+    a->end = c->data + c->size;
+}
+
+void dfc_arena_free(dfc_arena *a)
+{
+    dfc_arena_chunk *c = a->chunks;
+    while (c) {
+        dfc_arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    a->chunks = NULL;
+    a->cur = a->end = NULL;
+}
