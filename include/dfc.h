@@ -292,6 +292,44 @@ int64_t dfc_f64_to_i64(dfc_worker *w, double x); /* truncation; NaN or out of ra
 int64_t dfc_now_ms(void);
 DFC_NORETURN void dfc_index_fail(dfc_worker *w, int64_t index, int64_t len);
 
+/* The arithmetic the generated code uses inline: floor division and modulo
+ * as in Python (-7 / 2 == -4, -7 % 2 == 1); a zero divisor fails the step. */
+static inline int64_t dfc_i64_div(dfc_worker *w, int64_t a, int64_t b)
+{
+    if (DFC_UNLIKELY(b == 0)) dfc_fail(w, "division by zero");
+    if (DFC_UNLIKELY(b == -1)) return (int64_t)(0 - (uint64_t)a);
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+    return q;
+}
+static inline int64_t dfc_i64_mod(dfc_worker *w, int64_t a, int64_t b)
+{
+    if (DFC_UNLIKELY(b == 0)) dfc_fail(w, "modulo by zero");
+    if (DFC_UNLIKELY(b == -1)) return 0;
+    int64_t r = a % b;
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    return r;
+}
+double fmod(double, double);
+static inline double dfc_f64_mod(double a, double b)
+{
+    double r = fmod(a, b);
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    return r;
+}
+/* join(parts, sep) */
+static inline dfc_str dfc_join(dfc_worker *w, dfc_list_str parts, dfc_str sep)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < parts.len; i++) n += parts.ptr[i].len + (i ? sep.len : 0);
+    char *p = (char *)dfc_arena_alloc(&w->arena, (size_t)n + 1), *q = p;
+    for (int64_t i = 0; i < parts.len; i++) {
+        if (i && sep.len) { memcpy(q, sep.ptr, (size_t)sep.len); q += sep.len; }
+        if (parts.ptr[i].len) { memcpy(q, parts.ptr[i].ptr, (size_t)parts.ptr[i].len); q += parts.ptr[i].len; }
+    }
+    return (dfc_str){p, n};
+}
+
 /* Canonical text (SPEC §2 "Text form of items"), appended to a buffer. */
 void dfc_fmt_i64(dfc_buf *b, int64_t v);
 void dfc_fmt_f64(dfc_buf *b, double v); /* shortest round-trip text; "1.0", "inf", "nan" */

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# cli.t — the compiled executable's command line (SPEC §4): params typed at
+# start-up, -w validation, --help, --version, --graph, environment variables,
+# and the compiler's own command line.
+. "$(dirname "$0")/lib/tap.sh"
+cd "$ROOT"
+compile wc examples/wordcount.flow
+flow params <<'END'
+param top: i64 = 10
+param ratio: f64 = 0.5
+param name: str = "x"
+param flag: bool = false
+param need: i64
+input range(1) | map(x => (top, ratio, name, flag, need)) | output stdout
+END
+
+out=$("$T/params" need=1 top=abc 2>&1); rc=$?
+is "$rc" "2" "top=abc (an i64 param) exits 2"
+like "$out" "param 'top' expects an i64, got 'abc'" "top=abc is refused with a clear message"
+out=$("$T/params" -w0 need=1 2>&1); rc=$?
+is "$rc" "2" "-w0 exits 2"
+like "$out" "-w.* must be a positive integer, got '0'" "-w0 is refused with a clear message"
+out=$("$T/params" need=1 -w x 2>&1); rc=$?
+is "$rc" "2" "-w x exits 2"
+out=$("$T/params" 2>&1); rc=$?
+is "$rc" "2" "a missing required param exits 2"
+like "$out" "need" "the missing param is named"
+out=$("$T/params" need=1 nope=3 2>&1); rc=$?
+is "$rc" "2" "an unknown param exits 2"
+like "$out" "unknown param 'nope'" "the unknown param is named"
+out=$("$T/params" need=1 ratio=zz 2>&1); rc=$?
+is "$rc" "2" "ratio=zz (an f64 param) exits 2"
+out=$("$T/params" need=1 flag=maybe 2>&1); rc=$?
+is "$rc" "2" "flag=maybe (a bool param) exits 2"
+
+is "$("$T/params" need=7)" '(10, 0.5, "x", false, 7)' "defaults apply"
+is "$("$T/params" need=-3 top=-5 ratio=2 name='a b' flag=true)" '(-5, 2.0, "a b", true, -3)' "given params apply"
+is "$(DFC_WORKERS_PER_PROCESS=3 "$T/params" need=1 2>&1)" '(10, 0.5, "x", false, 1)' "DFC_WORKERS_PER_PROCESS is accepted"
+out=$(DFC_WORKERS_PER_PROCESS=0 "$T/params" need=1 2>&1); rc=$?
+is "$rc" "2" "DFC_WORKERS_PER_PROCESS=0 exits 2"
+
+help=$("$T/params" --help 2>&1); rc=$?
+is "$rc" "0" "--help exits 0"
+like "$help" "top: i64 = 10" "--help lists an i64 param with its default"
+like "$help" "name: str = \"x\"" "--help lists a str param with its default"
+like "$help" "need: i64 .*required" "--help marks required params"
+like "$help" "-w" "--help lists -w"
+like "$("$T/params" --version)" "^params \(dfc [0-9.]+, fingerprint [0-9a-f]{16,}\)" "--version names the flow and its fingerprint"
+graph=$("$T/wc" --graph)
+like "$graph" "^digraph" "--graph prints Graphviz DOT"
+like "$graph" "counts.count_final" "--graph names the steps"
+like "$graph" "exchange by key" "--graph shows the exchange"
+
+# The compiler's own command line
+out=$("$DFC" 2>&1); rc=$?
+is "$rc" "2" "dfc without a file exits 2"
+out=$("$DFC" "$T/none.flow" -o "$T/x" 2>&1); rc=$?
+is "$rc" "1" "dfc on a missing file exits 1"
+like "$out" "none.flow" "dfc names the missing file"
+"$DFC" examples/wordcount.flow --emit-c "$T/wc.c"
+like "$(cat "$T/wc.c")" "#line [0-9]+ \"examples/wordcount.flow\"" "--emit-c keeps #line directives to the .flow file"
+like "$(cat "$T/wc.c")" "/\* counts.count_final \(count_final\) \*/" "generated C names each step"
+done_testing

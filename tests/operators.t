@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# operators.t — each operator, source, sink and builtin of this release in a
+# small flow whose exact output is known by hand (sorted where workers make
+# the order undefined), checked for -w1 and -w4.
+. "$(dirname "$0")/lib/tap.sh"
+
+# check NAME WANT [ARGS...]: runs $T/NAME with -w1 and -w4; sorted output must be WANT (sorted).
+check() {
+  local name=$1 want=$2; shift 2
+  want=$(printf '%s\n' "$want" | sort)
+  for w in 1 4; do
+    is "$("$T/$name" -w$w "$@" 2>&1 | sort)" "$want" "$name -w$w"
+  done
+}
+
+flow stateless <<'END'
+nums = input range(10)
+nums | filter(x => x % 3 == 0) | map(x => x * 10) | output stdout
+END
+check stateless "$(printf '0\n30\n60\n90')"
+
+flow filter_map <<'END'
+nums = input range(7)
+nums | filter_map(x => if x % 2 == 0 then some(x / 2) else none) | output stdout
+END
+check filter_map "$(printf '0\n1\n2\n3')"
+
+flow flat_map <<'END'
+nums = input range(3)
+nums | flat_map(x => [x, x + 10]) | output stdout
+nums | map(x => [str(x), "y"]) | flatten | map(s => "f " .. s) | output stdout
+END
+check flat_map "$(printf '0\n10\n1\n11\n2\n12\nf 0\nf y\nf 1\nf y\nf 2\nf y')"
+
+flow text_forms <<'END'
+nums = input range(1)
+nums | map(x => (x, "a\"b\\c\n", 1.5, true, [1, 2], some("s"), if x > 5 then some(1) else none)) | output stdout
+nums | map(x => [float(x) / 4.0, 0.1 + 0.2, 1e22, -0.5, 3.0]) | output stdout
+nums | map(x => str(-7 / 2) .. " " .. str(-7 % 2) .. " " .. str(7 / -2) .. " " .. str(7.5 % 2.0)) | output stdout
+nums | map(x => ("k", [("a", 1)])) | output stdout
+END
+check text_forms "$(cat <<'W'
+(0, "a\"b\\c\n", 1.5, true, [1, 2], some("s"), none)
+[0.0, 0.30000000000000004, 1e+22, -0.5, 3.0]
+-4 1 -4 1.5
+("k", [("a", 1)])
+W
+)"
+
+flow keyed <<'END'
+nums = input range(6)
+kv = nums | key_on(x => str(x % 2)) | map_value(x => x * 100)
+kv | filter_value(v => v > 0) | output stdout
+kv | key_rm | map(v => "v " .. str(v)) | output stdout
+kv | filter_map_value(v => if v >= 400 then some(v + 1) else none) | output stdout
+kv | filter_value(v => v == 500) | flat_map_value(v => [v, 0 - v]) | output stdout
+END
+check keyed "$(cat <<'W'
+("0", 200)
+("0", 400)
+("1", 100)
+("1", 300)
+("1", 500)
+v 0
+v 100
+v 200
+v 300
+v 400
+v 500
+("0", 401)
+("1", 501)
+("1", 500)
+("1", -500)
+W
+)"
+
+flow branch_merge <<'END'
+hi, lo = input range(6) | branch(x => x >= 4)
+a = hi | map(x => "hi " .. str(x))
+b = lo | map(x => "lo " .. str(x))
+merge(a, b) | output stdout
+lo | merge(hi) | redistribute | map(x => "all " .. str(x)) | output stdout
+END
+check branch_merge "$(printf 'hi 4\nhi 5\nlo 0\nlo 1\nlo 2\nlo 3\nall 0\nall 1\nall 2\nall 3\nall 4\nall 5')"
+
+flow finals <<'END'
+nums = input range(10)
+nums | count_final(x => str(x % 3)) | map((k, n) => "count " .. k .. " " .. str(n)) | output stdout
+byparity = nums | key_on(x => if x % 2 == 0 then "even" else "odd")
+byparity | fold_final(0, (acc, x) => acc + x) | map((k, s) => "sum " .. k .. " " .. str(s)) | output stdout
+byparity | reduce_final((a, b) => max(a, b)) | map((k, m) => "reduce " .. k .. " " .. str(m)) | output stdout
+byparity | max_final | map((k, m) => "max " .. k .. " " .. str(m)) | output stdout
+byparity | min_final | map((k, m) => "min " .. k .. " " .. str(m)) | output stdout
+byparity | fold_final("", (acc, x) => if str(x) > acc then str(x) else acc)
+         | map((k, s) => "maxstr " .. k .. " " .. s) | output stdout
+byparity | map_value(x => str(x)) | min_final | map((k, s) => "minstr " .. k .. " " .. s) | output stdout
+END
+check finals "$(cat <<'W'
+count 0 4
+count 1 3
+count 2 3
+sum even 20
+sum odd 25
+reduce even 8
+reduce odd 9
+max even 8
+max odd 9
+min even 0
+min odd 1
+maxstr even 8
+maxstr odd 9
+minstr even 0
+minstr odd 1
+W
+)"
+
+# Finals chained: the second count runs after the first has emitted everywhere.
+flow chained <<'END'
+words = input range(100) | map(x => "w" .. str(x % 10))
+per_word = words | key_on(w => w) | count_final
+per_word | key_on(p => str(p.1)) | count_final | output stdout
+END
+check chained '("10", 10)'
+
+flow builtins <<'END'
+param who: str = "World"
+param times: i64 = 2
+param scale: f64 = 0.5
+param loud: bool = false
+fn fact(n: i64) -> i64 = if n <= 1 then 1 else n * fact(n - 1)
+fn shout(s: str) -> str = if loud then upper(s) else s
+one = input range(1)
+one | map(x => shout("hello " .. who)) | output stdout
+one | map(x => let s = "  a,b,,c  " in join(split(trim(s), ","), "|")) | output stdout
+one | map(x => [len("héllo"), fact(5), times * 3, abs(-4), min(3, 9), max(2, 7)]) | output stdout
+one | map(x => (floor(2.7), ceil(2.1), round(2.5), round(3.5), int(-2.9), float(3) * scale)) | output stdout
+one | map(x => (substr("dataflow", 4), substr("dataflow", 0, 4), substr("dataflow", -4, 2), replace("a-b-c", "-", "+"))) | output stdout
+one | map(x => (starts_with("dfc", "df"), ends_with("dfc", "c"), contains("dfc", "x"), contains([1, 2], 2))) | output stdout
+one | map(x => (try_parse_i64(" 42 "), try_parse_i64("4x"), try_parse_f64("2.5"), parse_i64("-17"), parse_f64("1e3"))) | output stdout
+one | map(x => (split("a  b c"), lower("MiXeD"), 10s + 500ms, 2m, 1h, unwrap_or(try_parse_i64("no"), -1))) | output stdout
+END
+check builtins "$(cat <<'W'
+hello World
+a|b||c
+[6, 120, 6, 4, 3, 7]
+(2, 3, 2, 4, -2, 1.5)
+("flow", "data", "fl", "a+b+c")
+(true, true, false, true)
+(some(42), none, some(2.5), -17, 1000.0)
+(["a", "b", "c"], "mixed", 10500, 120000, 3600000, -1)
+W
+)"
+is "$("$T/builtins" who=dfc loud=true times=5 | head -1)" "HELLO DFC" "params reach expressions"
+
+flow inspecting <<'END'
+nums = input range(3)
+nums | inspect | inspect(x => "seen " .. str(x)) | output discard
+END
+check inspecting "$(cat <<'W'
+nums.inspect: 0
+nums.inspect: 1
+nums.inspect: 2
+nums.inspect.2: seen 0
+nums.inspect.2: seen 1
+nums.inspect.2: seen 2
+W
+)"
+flow inspect_dbg <<'END2'
+nums = input range(3)
+nums | map(x => "s" .. str(x)) | inspect_debug | output discard
+END2
+got=$("$T/inspect_dbg" -w2 | sort)
+like "$got" '^nums.inspect_debug W[01] @1: "s0"' "inspect_debug prints step, worker, epoch and item"
+
+# Sources ------------------------------------------------------------
+mkdir -p "$T/in/sub"
+printf 'a1\na2\n' > "$T/in/a.txt"
+printf 'b1\n' > "$T/in/b.txt"
+printf 'c1\r\nc2' > "$T/in/c.log"
+printf 'name,qty,note\n"Smith, J",3,"said ""hi"""\nDoe,4,"multi\nline"\n' > "$T/in/rows.csv"
+flow sources <<'END'
+param d: str = ""
+a = input dir(d, "*.txt") | map(l => "txt " .. l)
+b = input dir(d, "*.log") | map(l => "log " .. l)
+c = input csv(d .. "/rows.csv") | map(r => str(r))
+merge(a, b, c) | output stdout
+END
+check sources "$(cat <<'W'
+txt a1
+txt a2
+txt b1
+log c1
+log c2
+["Smith, J", "3", "said \"hi\""]
+["Doe", "4", "multi\nline"]
+W
+)" d="$T/in"
+
+flow from_stdin <<'END'
+nums = input stdin | filter_map(l => try_parse_i64(l))
+nums | map(x => x * 2) | output stdout
+END
+is "$(printf '1\nx\n3\n' | "$T/from_stdin" -w4 | sort)" "$(printf '2\n6')" "stdin source, bad lines skipped by try_parse_i64"
+
+seq 1 2000 > "$T/seq.txt"
+flow ordered <<'END'
+param f: str = ""
+input file(f) | map(l => "n" .. l) | output stdout
+END
+is "$("$T/ordered" -w4 f="$T/seq.txt")" "$(seq 1 2000 | sed 's/^/n/')" "ordered file source keeps line order with -w4"
+
+# Sinks ---------------------------------------------------------------
+flow sinks <<'END'
+param out: str = ""
+nums = input range(1000)
+nums | map(x => "line " .. str(x)) | output file(out .. "/all.txt")
+nums | key_on(x => str(x % 7)) | output dir(out .. "/parts")
+nums | output discard
+END
+for w in 1 4; do
+  rm -rf "$T/out" && mkdir -p "$T/out"
+  "$T/sinks" -w$w out="$T/out" > "$T/stdout.txt"
+  is "$(sort "$T/out/all.txt")" "$(seq 0 999 | sed 's/^/line /' | sort)" "file sink gets every item once, -w$w"
+  is "$(cat "$T/out/parts"/part-* | sort)" "$(seq 0 999 | awk '{ printf "(\"%d\", %d)\n", $1 % 7, $1 }' | sort)" "dir sink gets every item once, -w$w"
+  nparts=$(ls "$T/out/parts" | wc -l)
+  is "$nparts" "$w" "dir sink writes one part per worker, -w$w"
+  keysplit=$(for f in "$T/out/parts"/part-*; do cut -d, -f1 "$f" | sort -u; done | sort | uniq -d)
+  is "$keysplit" "" "dir sink routes each key to one part, -w$w"
+  is "$(cat "$T/stdout.txt")" "" "discard prints nothing, -w$w"
+done
+
+# Run-time errors name the step and exit 1 ---------------------------
+flow bad_parse <<'END'
+nums = input range(5)
+nums | map(x => if x == 3 then "x3" else str(x)) | map(s => parse_i64(s)) @"parse" | output stdout
+END
+out=$("$T/bad_parse" 2>&1); rc=$?
+is "$rc" "1" "a failed parse_i64 exits 1"
+like "$out" "error: step 'parse': parse_i64: invalid integer \"x3\"" "a failed parse names the step and the text"
+
+flow div_zero <<'END'
+nums = input range(5)
+nums | map(x => 10 / (x - 2)) | output stdout
+END
+out=$("$T/div_zero" 2>&1); rc=$?
+is "$rc" "1" "division by zero exits 1"
+like "$out" "error: step 'nums.map': division by zero" "division by zero names the step"
+
+flow bad_index <<'END'
+nums = input range(2)
+nums | map(x => [1, 2, 3][x + 2]) | output stdout
+END
+out=$("$T/bad_index" 2>&1); rc=$?
+is "$rc" "1" "list index out of range exits 1"
+like "$out" "step 'nums.map': index 3 out of range for a list of length 3" "index error names the step"
+
+flow raising <<'END'
+nums = input range(3)
+nums | raises | output stdout
+END
+out=$("$T/raising" 2>&1); rc=$?
+is "$rc" "1" "raises exits 1"
+like "$out" "error: step 'nums.raises'" "raises names its step"
+
+out=$("$T/ordered" f="$T/missing.txt" 2>&1); rc=$?
+is "$rc" "1" "a missing input file exits 1"
+like "$out" "cannot open '$T/missing.txt'" "a missing input file is named"
+
+done_testing
