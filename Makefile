@@ -1,6 +1,6 @@
 # dfc — build, test, benchmark.
 #   make            the runtime library (build/libdfcrt.a) and tools
-#   make deps       install missing Debian packages (as root, quietly, once)
+#   make deps       install missing Debian packages (as root, quietly, once; see bootstrap.sh)
 #   make demo       deps + build + compile and run examples/simple.flow
 #   make test       deps + build + the whole TAP suite through prove
 #   make sanitize   runtime unit tests under ASan+UBSan and under TSan
@@ -9,7 +9,6 @@
 CC      ?= cc
 BUILD   := build
 CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Iinclude -Iruntime -pthread
-DEBS    := lua5.4 liblua5.4-dev lua-lpeg-dev libsodium-dev perl gcc make libc6-dev
 
 RT_SRCS := $(filter-out runtime/tool_%.c,$(wildcard runtime/*.c))
 RT_OBJS := $(RT_SRCS:runtime/%.c=$(BUILD)/rt/%.o)
@@ -23,13 +22,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 all: $(BUILD)/libdfcrt.a $(UNIT_BINS)
 
 deps:
-	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "dfc: installing$$missing"; \
-	  if [ "$$(id -u)" -ne 0 ]; then echo "dfc: run as root to install:$$missing" >&2; exit 1; fi; \
-	  DEBIAN_FRONTEND=noninteractive apt-get -qq update >/dev/null && \
-	  DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends $$missing >/dev/null; \
-	fi
+	@./bootstrap.sh deps
 
 $(BUILD)/rt/%.o: runtime/%.c $(RT_HDRS)
 	@mkdir -p $(dir $@)
@@ -44,6 +37,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdfcrt.a
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libdfcrt.a -lsodium -lm
 
 unit: $(UNIT_BINS)
+
+demo: all
+	bin/dfc examples/simple.flow -o $(BUILD)/simple
+	$(BUILD)/simple
+
+test: all
+	prove tests/
 
 clean:
 	rm -rf $(BUILD)

@@ -55,24 +55,24 @@ function Ctx:binop(e, scope)
     end
     local hint = ""
     if op == "+" and (T.is(a, "str") or T.is(b, "str")) then hint = "; use '..' to join strings" end
-    return self:error(e.pos, "operator '%s' expects numbers, got %s and %s%s",
+    return self:error(e.op_pos or e.pos, "operator '%s' expects numbers, got %s and %s%s",
       op, T.tostring(a), T.tostring(b), hint)
   elseif op == "and" or op == "or" then
     if T.unify(a, T.bool) and T.unify(b, T.bool) then return T.bool end
-    return self:error(e.pos, "operator '%s' expects bool operands, got %s and %s", op, T.tostring(a), T.tostring(b))
+    return self:error(e.op_pos or e.pos, "operator '%s' expects bool operands, got %s and %s", op, T.tostring(a), T.tostring(b))
   elseif op == ".." then
     if T.unify(a, T.str) and T.unify(b, T.str) then return T.str end
-    return self:error(e.pos, "operator '..' joins strs, got %s and %s; convert with str(x)",
+    return self:error(e.op_pos or e.pos, "operator '..' joins strs, got %s and %s; convert with str(x)",
       T.tostring(a), T.tostring(b))
   elseif order[op] then
     if T.is_numeric(a) and T.is_numeric(b) then return T.bool end
     if T.is(a, "str") and T.is(b, "str") then return T.bool end
-    return self:error(e.pos, "operator '%s' compares two numbers or two strs, got %s and %s",
+    return self:error(e.op_pos or e.pos, "operator '%s' compares two numbers or two strs, got %s and %s",
       op, T.tostring(a), T.tostring(b))
   elseif equality[op] then
     if T.is_numeric(a) and T.is_numeric(b) then return T.bool end
     if T.unify(a, b) then return T.bool end
-    return self:error(e.pos, "operator '%s' compares values of one type, got %s and %s",
+    return self:error(e.op_pos or e.pos, "operator '%s' compares values of one type, got %s and %s",
       op, T.tostring(a), T.tostring(b))
   end
   return self:error(e.pos, "unknown operator '%s'", op)
