@@ -27,7 +27,8 @@ dfci_source *dfci_source_open(const dfc_source_desc *desc, const dfc_source_args
                               int worker, int total_workers, char *err, size_t errlen);
 /* Reads one batch (about 64 KiB of lines, or 4096 range items) and pushes it
  * through the desc's push_* callback.  Returns 1 when more may follow, 0 when
- * exhausted, -1 on a read error (message in err). */
+ * exhausted (a call that returns 0 pushed nothing), -1 on a read error or a
+ * malformed CSV row (message in err). */
 int dfci_source_next(dfci_source *s, dfc_worker *w, char *err, size_t errlen);
 void dfci_source_close(dfci_source *s);
 
@@ -49,5 +50,47 @@ int dfci_sinks_close(dfci_sinks *sinks, char *err, size_t errlen);
 
 /* Provided by the worker layer: the calling worker's sink buffers. */
 dfci_sink_local *dfci_worker_sinks(dfc_worker *w);
+
+/* ------------------------------------------------------------------
+ * Inside the sources: source.c decides which partitions a worker reads and
+ * dispatches to these readers (source_lines.c, source_csv.c).  Not for the
+ * worker loop.
+ */
+
+/* The first index of part k when [0, n) is cut into `parts` contiguous runs:
+ * k * n / parts, computed without overflow (n >= 0, 0 <= k <= parts). */
+int64_t dfci_part_bound(int64_t n, int k, int parts);
+
+/* A read buffer over one file descriptor.  Readers parse buf[beg, len). */
+typedef struct dfci_rbuf {
+    int fd;
+    char *buf;
+    size_t cap, beg, len;
+    bool eof;
+} dfci_rbuf;
+/* Moves buf[beg, len) to the front (so indexes drop by the old beg), grows
+ * the buffer when it is full, then reads once.  1: bytes came, 0: end of
+ * file, -1: read error ("read error on 'WHAT': ..." in err). */
+int dfci_rbuf_fill(dfci_rbuf *r, const char *what, char *err, size_t errlen);
+
+/* Line readers (FILE, FILE parallel, DIR, STDIN): push_lines batches. */
+typedef struct dfci_lines dfci_lines;
+/* Lines of path that start inside byte range `part` of `parts` (0 of 1: all). */
+dfci_lines *dfci_lines_open_file(const char *path, int part, int parts, char *err,
+                                 size_t errlen);
+/* Files of dir matching glob, sorted by name, those with index % total == worker. */
+dfci_lines *dfci_lines_open_dir(const char *dir, const char *glob, int worker, int total,
+                                char *err, size_t errlen);
+dfci_lines *dfci_lines_open_stdin(void);
+int dfci_lines_next(dfci_lines *l, dfc_worker *w, const dfc_source_desc *desc, char *err,
+                    size_t errlen);
+void dfci_lines_close(dfci_lines *l);
+
+/* RFC 4180 reader (CSV): push_rows batches, header row skipped. */
+typedef struct dfci_csv dfci_csv;
+dfci_csv *dfci_csv_open(const char *path, char *err, size_t errlen);
+int dfci_csv_next(dfci_csv *c, dfc_worker *w, const dfc_source_desc *desc, char *err,
+                  size_t errlen);
+void dfci_csv_close(dfci_csv *c);
 
 #endif
