@@ -19,7 +19,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps demo test unit sanitize bench clean
 
-all: $(BUILD)/libdfcrt.a $(UNIT_BINS)
+all: $(BUILD)/libdfcrt.a $(UNIT_BINS) $(BUILD)/dfc-keygen
 
 deps:
 	@./bootstrap.sh deps
@@ -36,6 +36,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdfcrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libdfcrt.a -lsodium -lm
 
+$(BUILD)/dfc-keygen: runtime/tool_keygen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ -lsodium
+
 unit: $(UNIT_BINS)
 
 demo: all
@@ -44,6 +48,35 @@ demo: all
 
 test: all
 	prove tests/
+
+# make sanitize: the runtime objects and the unit tests (tests/unit/test_*.c)
+# rebuilt with ASan+UBSan into build/asan/ and with TSan into build/tsan/, then
+# run; each test's output goes to build/<san>/<test>.log.
+SAN_TESTS  := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+TSAN_FLAGS := -O1 -fsanitize=thread
+
+define SAN_RULES
+$(BUILD)/$(1)/rt/%.o: runtime/%.c $(RT_HDRS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $(2) -c $$< -o $$@
+
+$(BUILD)/$(1)/libdfcrt.a: $(RT_SRCS:runtime/%.c=$(BUILD)/$(1)/rt/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(BUILD)/$(1)/tests/%: tests/unit/%.c $(BUILD)/$(1)/libdfcrt.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $(2) $$< -o $$@ $(BUILD)/$(1)/libdfcrt.a -lsodium -lm
+endef
+$(eval $(call SAN_RULES,asan,$(ASAN_FLAGS)))
+$(eval $(call SAN_RULES,tsan,$(TSAN_FLAGS)))
+
+sanitize: $(SAN_TESTS:%=$(BUILD)/asan/tests/%) $(SAN_TESTS:%=$(BUILD)/tsan/tests/%)
+	@fail=0; for s in asan tsan; do for t in $(SAN_TESTS); do \
+	  if UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/$$s/tests/$$t >$(BUILD)/$$s/$$t.log 2>&1; \
+	  then echo "$$s $$t: ok"; else echo "$$s $$t: FAILED (see $(BUILD)/$$s/$$t.log)"; fail=1; fi; \
+	done; done; exit $$fail
 
 clean:
 	rm -rf $(BUILD)
