@@ -1,0 +1,250 @@
+/*
+ * table.c — dfc_table, the keyed state of stateful steps: str keys to
+ * fixed-size values.
+ *
+ * Open addressing with linear probing over a power-of-two array of slots.
+ * A slot holds the key's 64-bit hash (compared before the bytes), a pointer
+ * to the key's bytes and its length; value slots live in a parallel array
+ * with a stride of value_size rounded up to 8 bytes (values are 8-byte
+ * aligned) and are zeroed when created.  The home slot comes from the high
+ * bits of hash * 2^64/phi, not the low bits: keyed routing already fixed
+ * hash % total_workers for every key on a worker.  The table grows (doubles)
+ * past 70% load; deletion moves later entries of the probe run back into
+ * the hole (backward shift), so there are no tombstones.  Value addresses change when the table grows and when an
+ * entry is removed (entries after it may shift back).
+ *
+ * Keys are copied into chunked storage owned by the table (no malloc per
+ * key).  Removed keys leave dead bytes that are reclaimed by compaction
+ * (copy live keys into fresh chunks) once they outweigh the live ones.
+ *
+ * Iteration walks slot indexes, which is also how snapshots will serialize
+ * a table.  Do not upsert or remove while iterating.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define TABLE_MIN_CAP 16
+#define KEY_CHUNK (64 * 1024)
+#define PHI64 0x9e3779b97f4a7c15ULL
+
+typedef struct key_chunk {
+    struct key_chunk *next;
+    size_t used, size;
+    char data[];
+} key_chunk;
+
+typedef struct slot {
+    uint64_t hash;
+    const char *key; /* NULL: empty slot */
+    size_t len;
+} slot;
+
+struct dfc_table {
+    size_t value_size, stride;
+    size_t cap, mask, count;
+    unsigned shift; /* 64 - log2(cap) */
+    slot *slots;
+    char *values;   /* cap * stride bytes */
+    key_chunk *chunks;
+    size_t live_bytes, dead_bytes;
+};
+
+static size_t home(const dfc_table *t, uint64_t hash) { return (size_t)((hash * PHI64) >> t->shift); }
+
+static void *value_at(const dfc_table *t, size_t i) { return t->values + i * t->stride; }
+
+static unsigned log2_size(size_t n)
+{
+    unsigned k = 0;
+    while (((size_t)1 << k) < n) k++;
+    return k;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "dfc: out of memory (table of %zu slots)\n", n);
+        abort();
+    }
+    return p;
+}
+
+/* Copies key bytes into chunk storage; never returns NULL. */
+static const char *key_store(key_chunk **chunks, const char *p, size_t n)
+{
+    key_chunk *c = *chunks;
+    size_t need = n ? n : 1;
+    if (!c || c->size - c->used < need) {
+        size_t size = need > KEY_CHUNK ? need : KEY_CHUNK;
+        c = dfc_heap_alloc(sizeof *c + size);
+        c->size = size;
+        c->used = 0;
+        c->next = *chunks;
+        *chunks = c;
+    }
+    char *dst = c->data + c->used;
+    if (n) memcpy(dst, p, n);
+    c->used += need;
+    return dst;
+}
+
+static void chunks_free(key_chunk *c)
+{
+    while (c) {
+        key_chunk *next = c->next;
+        dfc_heap_free(c);
+        c = next;
+    }
+}
+
+/* Rewrites every live key into fresh chunks and drops the old ones. */
+static void compact_keys(dfc_table *t)
+{
+    key_chunk *fresh = NULL;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i].key) t->slots[i].key = key_store(&fresh, t->slots[i].key, t->slots[i].len);
+    chunks_free(t->chunks);
+    t->chunks = fresh;
+    t->dead_bytes = 0;
+}
+
+static void table_alloc(dfc_table *t, size_t cap)
+{
+    t->cap = cap;
+    t->mask = cap - 1;
+    t->shift = 64 - log2_size(cap);
+    t->slots = xcalloc(cap, sizeof *t->slots);
+    t->values = xcalloc(cap, t->stride);
+}
+
+dfc_table *dfc_table_new(size_t value_size)
+{
+    dfc_table *t = xcalloc(1, sizeof *t);
+    t->value_size = value_size;
+    t->stride = (value_size + 7) & ~(size_t)7;
+    table_alloc(t, TABLE_MIN_CAP);
+    return t;
+}
+
+void dfc_table_free(dfc_table *t)
+{
+    if (!t) return;
+    chunks_free(t->chunks);
+    free(t->slots);
+    free(t->values);
+    free(t);
+}
+
+static void grow(dfc_table *t)
+{
+    slot *old = t->slots;
+    char *oldv = t->values;
+    size_t oldcap = t->cap;
+    table_alloc(t, oldcap * 2);
+    for (size_t i = 0; i < oldcap; i++) {
+        if (!old[i].key) continue;
+        size_t j = home(t, old[i].hash);
+        while (t->slots[j].key) j = (j + 1) & t->mask;
+        t->slots[j] = old[i];
+        if (t->stride) memcpy(value_at(t, j), oldv + i * t->stride, t->stride);
+    }
+    free(old);
+    free(oldv);
+    if (t->dead_bytes > t->live_bytes) compact_keys(t);
+}
+
+/* Index of the key's slot, or of the empty slot ending its probe run
+ * (*found tells which). */
+static size_t probe(const dfc_table *t, dfc_str key, uint64_t hash, bool *found)
+{
+    size_t i = home(t, hash);
+    for (;;) {
+        const slot *s = &t->slots[i];
+        if (!s->key) {
+            *found = false;
+            return i;
+        }
+        if (s->hash == hash && s->len == (size_t)key.len &&
+            (key.len == 0 || memcmp(s->key, key.ptr, (size_t)key.len) == 0)) {
+            *found = true;
+            return i;
+        }
+        i = (i + 1) & t->mask;
+    }
+}
+
+void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created)
+{
+    bool found;
+    size_t i = probe(t, key, hash, &found);
+    if (!found) {
+        if ((t->count + 1) * 10 > t->cap * 7) {
+            grow(t);
+            i = probe(t, key, hash, &found);
+        }
+        slot *s = &t->slots[i];
+        s->hash = hash;
+        s->len = (size_t)key.len;
+        s->key = key_store(&t->chunks, key.ptr, (size_t)key.len);
+        t->count++;
+        t->live_bytes += s->len ? s->len : 1;
+        if (t->stride) memset(value_at(t, i), 0, t->stride);
+    }
+    if (created) *created = !found;
+    return t->stride ? value_at(t, i) : (void *)&t->slots[i];
+}
+
+void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash)
+{
+    bool found;
+    size_t i = probe(t, key, hash, &found);
+    if (!found) return NULL;
+    return t->stride ? value_at(t, i) : (void *)&t->slots[i];
+}
+
+bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash)
+{
+    bool found;
+    size_t i = probe(t, key, hash, &found);
+    if (!found) return false;
+    size_t bytes = t->slots[i].len ? t->slots[i].len : 1;
+    t->live_bytes -= bytes;
+    t->dead_bytes += bytes;
+    t->count--;
+    /* Backward shift: walk the rest of the probe run; an entry whose home
+     * is not cyclically in (hole, j] moves into the hole, and its old slot
+     * becomes the hole. */
+    for (size_t j = (i + 1) & t->mask; t->slots[j].key; j = (j + 1) & t->mask) {
+        size_t h = home(t, t->slots[j].hash);
+        if (((j - h) & t->mask) < ((j - i) & t->mask)) continue; /* stays */
+        t->slots[i] = t->slots[j];
+        if (t->stride) memcpy(value_at(t, i), value_at(t, j), t->stride);
+        i = j;
+    }
+    t->slots[i].key = NULL;
+    t->slots[i].len = 0;
+    t->slots[i].hash = 0;
+    /* Reclaim dead key bytes once they outweigh both the live keys and a
+     * share of the slot array (so a compaction's cost is paid for). */
+    size_t floor_bytes = t->cap * sizeof(slot) / 4;
+    if (t->dead_bytes > KEY_CHUNK && t->dead_bytes > t->live_bytes && t->dead_bytes > floor_bytes)
+        compact_keys(t);
+    return true;
+}
+
+size_t dfc_table_count(const dfc_table *t) { return t->count; }
+
+bool dfc_table_next(const dfc_table *t, size_t *iter, dfc_str *key, void **value)
+{
+    for (size_t i = *iter; i < t->cap; i++) {
+        if (!t->slots[i].key) continue;
+        if (key) *key = (dfc_str){t->slots[i].key, (int64_t)t->slots[i].len};
+        if (value) *value = t->stride ? value_at(t, i) : (void *)&t->slots[i];
+        *iter = i + 1;
+        return true;
+    }
+    *iter = t->cap;
+    return false;
+}
