@@ -78,5 +78,8 @@ sanitize: $(SAN_TESTS:%=$(BUILD)/asan/tests/%) $(SAN_TESTS:%=$(BUILD)/tsan/tests
 	  then echo "$$s $$t: ok"; else echo "$$s $$t: FAILED (see $(BUILD)/$$s/$$t.log)"; fail=1; fi; \
 	done; done; exit $$fail
 
+bench: all
+	bench/run
+
 clean:
 	rm -rf $(BUILD)

@@ -507,8 +507,8 @@ function M.generate(plan, opts)
   local cdesc = {}
   for _, ch in ipairs(plan.channels) do
     local f = cg.channel_fns[ch.index]
-    cdesc[#cdesc + 1] = string.format("    {%d, %s, %s, %d, %s}, /* %s */", ch.node.index, f.recv, f.eof,
-      #ch.upstream, #ch.upstream > 0 and ("upstream_" .. ch.index) or "NULL", ch.node.id)
+    cdesc[#cdesc + 1] = string.format("    {%d, %s, %s, %d, %s, %s}, /* %s */", ch.node.index, f.recv, f.eof,
+      #ch.upstream, #ch.upstream > 0 and ("upstream_" .. ch.index) or "NULL", f.combine or "NULL", ch.node.id)
   end
   if #cdesc > 0 then
     chans[#chans + 1] = "static const dfc_channel_desc channel_descs[] = {\n" .. lines(cdesc) .. "\n};"

@@ -251,7 +251,8 @@ void dfc_inspect_write(dfc_worker *w, const char *p, size_t n);
 
 /* An open-addressing table from str keys to fixed-size values.  Keys are
  * copied into the table; value slots are zeroed when created and stay at the
- * same address until the table grows (do not keep pointers across upserts). */
+ * same address until the table changes: an upsert that adds a key or a
+ * removal may move them (do not keep pointers across those). */
 typedef struct dfc_table dfc_table;
 
 dfc_table *dfc_table_new(size_t value_size);
@@ -259,6 +260,7 @@ void dfc_table_free(dfc_table *t);
 void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created);
 void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash);
 bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash);
+void dfc_table_clear(dfc_table *t); /* removes every key, keeps the capacity */
 size_t dfc_table_count(const dfc_table *t);
 /* Iteration: size_t it = 0; while (dfc_table_next(t, &it, &k, &v)) ... */
 bool dfc_table_next(const dfc_table *t, size_t *iter, dfc_str *key, void **value);
@@ -386,6 +388,11 @@ typedef struct dfc_channel_desc {
     /* Channels whose eof must have run on this worker before it may close this one. */
     int nupstream;
     const int *upstream;
+    /* Sends what the sender side has combined locally (e.g. partial counts per
+     * key).  The runtime calls it before it flushes the channel's buffers:
+     * before an epoch changes, before progress is announced and when idle.
+     * May be NULL. */
+    void (*combine_flush)(dfc_worker *w);
 } dfc_channel_desc;
 
 typedef struct dfc_flow {

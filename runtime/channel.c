@@ -221,14 +221,23 @@ void dfc_out_flush(dfc_worker *w, int chan, int dest)
     dfci_send(w, m);
 }
 
+/* Lets the channel's sender side hand over what it combined locally. */
+static void combine_flush(dfc_worker *w, int chan)
+{
+    const dfc_channel_desc *c = &w->rt->proc->flow->channels[chan];
+    if (c->combine_flush) c->combine_flush(w);
+}
+
 void dfci_flush_chan(dfc_worker *w, int chan)
 {
+    combine_flush(w, chan);
     for (int d = 0; d < w->total_workers; d++) dfc_out_flush(w, chan, d);
 }
 
 bool dfci_flush_all(dfc_worker *w)
 {
     bool sent = false;
+    for (int c = 0; c < w->rt->proc->flow->nchannels; c++) combine_flush(w, c);
     size_t n = (size_t)w->rt->proc->flow->nchannels * (size_t)w->total_workers;
     for (size_t i = 0; i < n; i++) {
         if (w->outcounts[i]) {

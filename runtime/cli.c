@@ -554,7 +554,10 @@ void dfci_cli_usage(const dfc_flow *flow, const char *prog, FILE *out)
     fprintf(out, "\nparams:%s\n", flow->nparams ? "" : " none");
     for (int i = 0; i < flow->nparams; i++) {
         const dfc_param_desc *d = &flow->params[i];
-        if (d->default_text) fprintf(out, "  %s: %s = %s\n", d->name, type_name(d->type), d->default_text);
+        if (d->default_text && d->type == DFC_T_STR)
+            fprintf(out, "  %s: %s = \"%s\"\n", d->name, type_name(d->type), d->default_text);
+        else if (d->default_text)
+            fprintf(out, "  %s: %s = %s\n", d->name, type_name(d->type), d->default_text);
         else fprintf(out, "  %s: %s (required)\n", d->name, type_name(d->type));
     }
 }

@@ -128,6 +128,17 @@ dfc_table *dfc_table_new(size_t value_size)
     return t;
 }
 
+void dfc_table_clear(dfc_table *t)
+{
+    if (t->count == 0) return;
+    memset(t->slots, 0, t->cap * sizeof *t->slots);
+    memset(t->values, 0, t->cap * t->stride);
+    chunks_free(t->chunks);
+    t->chunks = NULL;
+    t->count = 0;
+    t->live_bytes = t->dead_bytes = 0;
+}
+
 void dfc_table_free(dfc_table *t)
 {
     if (!t) return;
