@@ -73,6 +73,7 @@ end
 function M.to_str(cg, text, ty)
   ty = T.resolve(ty)
   if ty.tag == "str" then return text end
+  if ty.tag == "i64" then return "dfc_i64_str(w, " .. text .. ")" end
   local m = tmp(cg, "mark")
   return string.format("({ size_t %s = w->scratch.len; %s(&w->scratch, %s); dfc_str s_%s = dfc_buf_to_str(w, &w->scratch, %s); w->scratch.len = %s; s_%s; })",
     m, cg:helper("fmt", ty), text, m, m, m, m)

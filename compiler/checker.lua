@@ -93,7 +93,7 @@ function Ctx:call(e, scope)
         #fn.params == 1 and "" or "s", #e.args)
     end
     for i, p in ipairs(fn.params) do
-      if not T.unify(argtypes[i], p.type) then
+      if not (T.is(p.type, "f64") and T.is(argtypes[i], "i64")) and not T.unify(argtypes[i], p.type) then
         self:error(e.args[i].pos, "argument %d of '%s' must be %s, got %s", i, e.name,
           T.tostring(p.type), T.tostring(argtypes[i]))
       end
@@ -113,7 +113,7 @@ function Ctx:call(e, scope)
         #ext.params == 1 and "" or "s", #e.args)
     end
     for i, p in ipairs(ext.params) do
-      if not T.unify(argtypes[i], p) then
+      if not (T.is(p, "f64") and T.is(argtypes[i], "i64")) and not T.unify(argtypes[i], p) then
         self:error(e.args[i].pos, "argument %d of '%s' must be %s, got %s", i, e.name,
           T.tostring(p), T.tostring(argtypes[i]))
       end
@@ -418,7 +418,7 @@ function Ctx:param(item)
         local v = e.value
         if e.tag == "bool" then p.default_text = v and "true" or "false"
         elseif e.tag == "string" then p.default_text = v
-        elseif T.is(ty, "f64") then p.default_text = string.format("%.17g", (neg and -1 or 1) * v)
+        elseif T.is(ty, "f64") then p.default_text = T.f64_text((neg and -1 or 1) * v)
         else p.default_text = string.format("%d", (neg and -1 or 1) * v) end
       end
     end

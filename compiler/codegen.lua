@@ -317,28 +317,33 @@ function CG:receiver(n, per_item, eof)
 end
 
 -- Keyed state that emits at end of input: count/fold/reduce/max/min_final.
+--
+-- The step computes the key and its hash; an item whose key this worker owns
+-- is applied to the state at once (apply_N), others are encoded for their
+-- owner, whose receiver applies them.  count_final, and max/min_final over
+-- numbers, first combine items per key on the sending worker (comb_N) and
+-- send one partial value per key when the runtime flushes the channel.
 function CG:keyed_step(n, lam, add, in_t)
   local c, op = n.channel, n.op
-  local tab = "tab_" .. n.index
-  local key_expr, val_expr
-  if op == "count_final" and lam then key_expr = lam .. "(w, x)" else key_expr = "x.f0" end
-  if op ~= "count_final" then val_expr = "x.f1" end
-  add("    dfc_str key = " .. key_expr .. ";")
-  add(string.format("    int dest = dfc_route_key(w, key);\n    dfc_buf *b = dfc_out_begin(w, %d, dest);\n    dfc_buf_put_str(b, key);", c))
-  if val_expr then add(string.format("    %s(b, %s);", self:helper("enc", n.value_type), val_expr)) end
-  add(string.format("    dfc_out_end(w, %d, dest);", c))
-
+  local tab, comb = "tab_" .. n.index, "comb_" .. n.index
+  local key_expr = (op == "count_final" and lam) and (lam .. "(w, x)") or "x.f0"
   local acc_t = op == "count_final" and T.i64 or n.acc_type
   local at = self:ctype(acc_t)
   local heap = has_heap(acc_t)
-  self.tables[#self.tables + 1] = {name = tab, value = at, heap = heap and self:helper("drop", acc_t), id = n.id}
-  local per = {"        dfc_str k = dfc_get_str(r);"}
-  local function p(s) per[#per + 1] = "        " .. s end
-  if val_expr then p(string.format("%s v = %s(r);", self:ctype(n.value_type), self:helper("dec", n.value_type))) end
-  p("bool created;")
-  p(string.format("%s *acc = dfc_table_upsert(STATE->%s, k, dfc_hash_str(k), &created);", at, tab))
   local clone = heap and self:helper("clone", acc_t) or nil
   local drop = heap and self:helper("drop", acc_t) or nil
+  -- What travels and what apply_N takes: a partial count, or the value.
+  local vt = op == "count_final" and T.i64 or n.value_type
+  local vct = self:ctype(vt)
+  local val_expr = op == "count_final" and "1" or "x.f1"
+  local combinable = op == "count_final" or ((op == "max_final" or op == "min_final") and not heap)
+  self.tables[#self.tables + 1] = {name = tab, value = at, heap = drop, id = n.id}
+
+  -- apply_N: fold one value into the key's state.
+  local ap = {}
+  local function p(s2) ap[#ap + 1] = "    " .. s2 end
+  p("bool created;")
+  p(string.format("%s *acc = dfc_table_upsert(STATE->%s, k, h, &created);", at, tab))
   local function replace(newval)
     if heap then
       p(string.format("{ %s nv = %s(%s); %s(*acc); *acc = nv; }", at, clone, newval, drop))
@@ -346,29 +351,78 @@ function CG:keyed_step(n, lam, add, in_t)
       p("*acc = " .. newval .. ";")
     end
   end
+  local better
+  if op == "max_final" or op == "min_final" then
+    local cmp = op == "max_final" and ">" or "<"
+    better = function(a, b)
+      return T.is(acc_t, "str") and ("dfc_str_cmp(" .. a .. ", " .. b .. ") " .. cmp .. " 0") or (a .. " " .. cmp .. " " .. b)
+    end
+  end
   if op == "count_final" then
-    p("*acc += 1;")
+    p("*acc += v;")
   elseif op == "fold_final" then
-    p("if (created) {")
-    p("    w->cur_step = " .. n.index .. ";")
-    p(string.format("    *acc = %s;", heap and (clone .. "(" .. CE.expr(self, n.init) .. ")") or CE.expr(self, n.init)))
-    p("}")
     p("w->cur_step = " .. n.index .. ";")
+    p(string.format("if (created) *acc = %s;", heap and (clone .. "(" .. CE.expr(self, n.init) .. ")") or CE.expr(self, n.init)))
     replace(lam .. "(w, *acc, v)")
   elseif op == "reduce_final" then
     p("w->cur_step = " .. n.index .. ";")
-    p(string.format("if (created) *acc = %s;", heap and (clone .. "(v)") or "v"))
-    p("else {")
+    p(string.format("if (created) { *acc = %s; return; }", heap and (clone .. "(v)") or "v"))
     replace(lam .. "(w, *acc, v)")
-    p("}")
-  elseif op == "max_final" or op == "min_final" then
-    local cmp = op == "max_final" and ">" or "<"
-    local test = T.is(acc_t, "str") and ("dfc_str_cmp(v, *acc) " .. cmp .. " 0") or ("v " .. cmp .. " *acc")
-    p(string.format("if (created) *acc = %s;", heap and (clone .. "(v)") or "v"))
-    p("else if (" .. test .. ") {")
+  else
+    p(string.format("if (created) { *acc = %s; return; }", heap and (clone .. "(v)") or "v"))
+    p("if (" .. better("v", "*acc") .. ") {")
     replace("v")
     p("}")
   end
+  self.steps[#self.steps + 1] = lines({
+    string.format("/* %s: fold one value into its key's state (on the worker that owns the key) */", n.id),
+    string.format("static inline void apply_%d(dfc_worker *w, dfc_str k, uint64_t h, %s v)", n.index, vct),
+    "{", lines(ap), "}",
+  })
+
+  -- The step: route by key; apply here, combine, or send.
+  add("    dfc_str key = " .. key_expr .. ";")
+  add("    uint64_t h = dfc_hash_str(key);")
+  add("    int dest = (int)(h % (uint64_t)w->total_workers);")
+  add(string.format("    if (dest == w->index) {\n        apply_%d(w, key, h, %s);\n        return;\n    }", n.index, val_expr))
+  local combine_fn
+  if combinable then
+    self.tables[#self.tables + 1] = {name = comb, value = at, id = n.id .. " (combined before sending)"}
+    add("    bool created;")
+    add(string.format("    %s *part = dfc_table_upsert(STATE->%s, key, h, &created);", at, comb))
+    if op == "count_final" then
+      add("    *part += 1;")
+    else
+      add("    if (created || " .. better("x.f1", "*part") .. ") *part = x.f1;")
+    end
+    add(string.format("    if (dfc_table_count(STATE->%s) >= 16384) combine_%d(w);", comb, c))
+    combine_fn = "combine_" .. c
+    self.steps[#self.steps + 1] = lines({
+      string.format("/* %s: send the partial value of every key combined here, then forget them */", n.id),
+      string.format("static void combine_%d(dfc_worker *w)", c), "{",
+      string.format("    dfc_table *t = STATE->%s;", comb),
+      "    if (dfc_table_count(t) == 0) return;",
+      "    size_t it = 0;", "    dfc_str k;", "    void *slot;",
+      "    while (dfc_table_next(t, &it, &k, &slot)) {",
+      "        int dest = dfc_route_key(w, k);",
+      string.format("        dfc_buf *b = dfc_out_begin(w, %d, dest);", c),
+      "        dfc_buf_put_str(b, k);",
+      string.format("        %s(b, *(%s *)slot);", self:helper("enc", vt), at),
+      string.format("        dfc_out_end(w, %d, dest);", c),
+      "    }",
+      "    dfc_table_clear(t);", "}",
+    })
+  else
+    add(string.format("    dfc_buf *b = dfc_out_begin(w, %d, dest);\n    dfc_buf_put_str(b, key);", c))
+    add(string.format("    %s(b, %s);", self:helper("enc", vt), val_expr))
+    add(string.format("    dfc_out_end(w, %d, dest);", c))
+  end
+
+  local per = {
+    "        dfc_str k = dfc_get_str(r);",
+    string.format("        %s v = %s(r);", vct, self:helper("dec", vt)),
+    string.format("        apply_%d(w, k, dfc_hash_str(k), v);", n.index),
+  }
   local out_ct = self:ctype(n.out[1])
   local eof = lines({
     string.format("/* %s: end of input everywhere: emit the final value of every key */", n.id),
@@ -381,6 +435,7 @@ function CG:keyed_step(n, lam, add, in_t)
     "    }", "}",
   })
   self:receiver(n, lines(per), eof)
+  self.channel_fns[c].combine = combine_fn
 end
 
 function CG:output_step(n, add, in_t)

@@ -64,6 +64,7 @@ function M.plan(prog, d, source_text)
 
   local sources, sinks, channels = {}, {}, {}
   for i, n in ipairs(nodes) do
+    for _, t in ipairs(n.out) do T.default(t) end
     n.index = i - 1
     n.succ = {}
     for p = 1, math.max(#n.out, 1) do n.succ[p] = {} end

@@ -108,6 +108,19 @@ function M.tostring(t)
   return t.tag
 end
 
+-- The canonical text of an f64 (as the runtime prints it): the shortest
+-- %g form that reads back to the same number, with ".0" when it would
+-- otherwise look like an integer.
+function M.f64_text(v)
+  local s
+  for p = 1, 17 do
+    s = string.format("%." .. p .. "g", v)
+    if tonumber(s) == v then break end
+  end
+  if not s:find("[%.eEn]") then s = s .. ".0" end
+  return s
+end
+
 -- Converts a type node of the AST ({tag="tname"...}) to a type.
 function M.from_node(node, d)
   if node.tag == "tname" then

@@ -337,6 +337,19 @@ void dfc_fmt_i64(dfc_buf *b, int64_t v);
 void dfc_fmt_f64(dfc_buf *b, double v); /* shortest round-trip text; "1.0", "inf", "nan" */
 void dfc_fmt_bool(dfc_buf *b, bool v);
 void dfc_fmt_str_quoted(dfc_buf *b, dfc_str s); /* "..." with \" \\ \n \t \r \xHH escapes */
+/* str(v) for an i64, written straight into the arena. */
+static inline dfc_str dfc_i64_str(dfc_worker *w, int64_t v)
+{
+    char *end = (char *)dfc_arena_alloc(&w->arena, 24) + 24, *p = end;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    return (dfc_str){p, (int64_t)(end - p)};
+}
+
 /* Copies buffer bytes [from, b->len) into the arena as a str. */
 dfc_str dfc_buf_to_str(dfc_worker *w, const dfc_buf *b, size_t from);
 
