@@ -43,8 +43,12 @@ $(BUILD)/dfc-keygen: runtime/tool_keygen.c
 unit: $(UNIT_BINS)
 
 demo: all
-	bin/dfc examples/simple.flow -o $(BUILD)/simple
-	$(BUILD)/simple
+	@echo "== bin/dfc examples/simple.flow -o build/simple && build/simple"
+	@bin/dfc examples/simple.flow -o $(BUILD)/simple
+	@$(BUILD)/simple
+	@echo "== bin/dfc examples/wordcount.flow -o build/wordcount && build/wordcount -w2 (sorted)"
+	@bin/dfc examples/wordcount.flow -o $(BUILD)/wordcount
+	@$(BUILD)/wordcount -w2 | sort
 
 test: all
 	prove tests/

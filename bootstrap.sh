@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 
 # What dfc needs: a C toolchain, Lua 5.4 with LPeg, libsodium (static),
 # prove (in perl), and the few tools the tests use.
-PACKAGES="make gcc libc6-dev lua5.4 liblua5.4-dev lua-lpeg-dev libsodium-dev perl coreutils gawk procps"
+PACKAGES="make gcc libc6-dev lua5.4 liblua5.4-dev lua-lpeg-dev libsodium-dev perl"
 
 missing=""
 for p in $PACKAGES; do
@@ -24,8 +24,14 @@ if [ -n "$missing" ]; then
   fi
   echo "bootstrap: installing$missing" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get -qq update >/dev/null
-  apt-get -qq install -y --no-install-recommends $missing >/dev/null
+  log=$(mktemp)
+  if ! { apt-get -qq update && apt-get -qq install -y --no-install-recommends $missing; } >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "bootstrap: apt-get failed" >&2
+    exit 1
+  fi
+  rm -f "$log"
 fi
 
 [ "${1:-}" = deps ] && exit 0
