@@ -76,11 +76,14 @@ endef
 $(eval $(call SAN_RULES,asan,$(ASAN_FLAGS)))
 $(eval $(call SAN_RULES,tsan,$(TSAN_FLAGS)))
 
-sanitize: $(SAN_TESTS:%=$(BUILD)/asan/tests/%) $(SAN_TESTS:%=$(BUILD)/tsan/tests/%)
+sanitize: $(SAN_TESTS:%=$(BUILD)/asan/tests/%) $(SAN_TESTS:%=$(BUILD)/tsan/tests/%) all
 	@fail=0; for s in asan tsan; do for t in $(SAN_TESTS); do \
 	  if UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/$$s/tests/$$t >$(BUILD)/$$s/$$t.log 2>&1; \
 	  then echo "$$s $$t: ok"; else echo "$$s $$t: FAILED (see $(BUILD)/$$s/$$t.log)"; fail=1; fi; \
-	done; done; exit $$fail
+	done; done; \
+	tests/sanitize-flows.sh asan "$(ASAN_FLAGS)" || fail=1; \
+	tests/sanitize-flows.sh tsan "$(TSAN_FLAGS)" || fail=1; \
+	exit $$fail
 
 bench: all
 	bench/run

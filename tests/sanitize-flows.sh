@@ -1,0 +1,34 @@
+#!/bin/sh
+# sanitize-flows.sh SAN FLAGS — part of `make sanitize`: compiles the examples
+# against the runtime built with a sanitizer (build/SAN/libdfcrt.a) and runs
+# them with 1 and 4 workers; each run must be clean and print the same lines
+# as the normal build.
+set -u
+san=$1
+flags=$2
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+text="$out/text.txt"
+perl -e 'srand(3); for (1 .. 20000) { print join(" ", map { "w" . int(rand(3000)) } 1 .. 8), "\n" }' > "$text"
+fail=0
+for ex in simple wordcount temperatures vowels; do
+  if ! DFC_RUNTIME="build/$san/libdfcrt.a" DFC_CFLAGS="$flags -g" DFC_LDFLAGS="" \
+       bin/dfc "examples/$ex.flow" -o "$out/$ex-$san" >"$out/cc.log" 2>&1; then
+    echo "$san $ex: does not compile"; cat "$out/cc.log"; fail=1; continue
+  fi
+  bin/dfc "examples/$ex.flow" -o "$out/$ex" || { fail=1; continue; }
+  args=""
+  [ "$ex" = wordcount ] && args="input=$text"
+  want=$("$out/$ex" $args | sort)
+  for w in 1 4; do
+    if got=$(UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=halt_on_error=1 \
+             "$out/$ex-$san" -w$w $args 2>"$out/err.log" | sort) && [ ! -s "$out/err.log" ] && [ "$got" = "$want" ]; then
+      echo "$san flow $ex -w$w: ok"
+    else
+      echo "$san flow $ex -w$w: FAILED"; head -30 "$out/err.log"; fail=1
+    fi
+  done
+done
+exit $fail
