@@ -36,9 +36,17 @@ typedef struct key_chunk {
 
 typedef struct slot {
     uint64_t hash;
+    uint64_t head;   /* the key's first 8 bytes, zero padded: short keys compare without a pointer chase */
     const char *key; /* NULL: empty slot */
     size_t len;
 } slot;
+
+static inline uint64_t key_head(const char *p, size_t n)
+{
+    uint64_t h = 0;
+    memcpy(&h, p, n < 8 ? n : 8);
+    return h;
+}
 
 struct dfc_table {
     size_t value_size, stride;
@@ -188,14 +196,15 @@ static inline bool same_bytes(const char *a, const char *b, size_t n)
 static size_t probe(const dfc_table *t, dfc_str key, uint64_t hash, bool *found)
 {
     size_t i = home(t, hash);
+    uint64_t head = key.len ? key_head(key.ptr, (size_t)key.len) : 0;
     for (;;) {
         const slot *s = &t->slots[i];
         if (!s->key) {
             *found = false;
             return i;
         }
-        if (s->hash == hash && s->len == (size_t)key.len &&
-            same_bytes(s->key, key.ptr, (size_t)key.len)) {
+        if (s->hash == hash && s->len == (size_t)key.len && s->head == head &&
+            (key.len <= 8 || same_bytes(s->key + 8, key.ptr + 8, (size_t)key.len - 8))) {
             *found = true;
             return i;
         }
@@ -214,6 +223,7 @@ void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created)
         }
         slot *s = &t->slots[i];
         s->hash = hash;
+        s->head = key.len ? key_head(key.ptr, (size_t)key.len) : 0;
         s->len = (size_t)key.len;
         s->key = key_store(&t->chunks, key.ptr, (size_t)key.len);
         t->count++;
@@ -254,6 +264,7 @@ bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash)
     t->slots[i].key = NULL;
     t->slots[i].len = 0;
     t->slots[i].hash = 0;
+    t->slots[i].head = 0;
     /* Reclaim dead key bytes once they outweigh both the live keys and a
      * share of the slot array (so a compaction's cost is paid for). */
     size_t floor_bytes = t->cap * sizeof(slot) / 4;
