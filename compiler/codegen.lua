@@ -342,8 +342,17 @@ function CG:keyed_step(n, lam, add, in_t)
   -- apply_N: fold one value into the key's state.
   local ap = {}
   local function p(s2) ap[#ap + 1] = "    " .. s2 end
-  p("bool created;")
-  p(string.format("%s *acc = dfc_table_upsert(STATE->%s, k, h, &created);", at, tab))
+  -- The last key's value is cached: runs of one key (a global fold, sorted
+  -- input) skip the table.  Only an insert moves values, and every insert
+  -- goes through here and refreshes the cache.
+  p("flow_state *s = STATE;")
+  p("bool created = false;")
+  p(string.format("%s *acc = s->last_%s;", at, tab))
+  p(string.format("if (!acc || s->lasth_%s != h || !dfc_str_eq(s->lastk_%s, k)) {", tab, tab))
+  p(string.format("    acc = dfc_table_upsert_key(s->%s, k, h, &created, &s->lastk_%s);", tab, tab))
+  p(string.format("    s->last_%s = acc;", tab))
+  p(string.format("    s->lasth_%s = h;", tab))
+  p("}")
   local function replace(newval)
     if heap then
       p(string.format("{ %s nv = %s(%s); %s(*acc); *acc = nv; }", at, clone, newval, drop))
@@ -383,11 +392,11 @@ function CG:keyed_step(n, lam, add, in_t)
   -- The step: route by key; apply here, combine, or send.
   add("    dfc_str key = " .. key_expr .. ";")
   add("    uint64_t h = dfc_hash_str(key);")
-  add("    int dest = (int)(h % (uint64_t)w->total_workers);")
+  add("    int dest = dfc_route_hash(w, h);")
   add(string.format("    if (dest == w->index) {\n        apply_%d(w, key, h, %s);\n        return;\n    }", n.index, val_expr))
   local combine_fn
   if combinable then
-    self.tables[#self.tables + 1] = {name = comb, value = at, id = n.id .. " (combined before sending)"}
+    self.tables[#self.tables + 1] = {name = comb, value = at, id = n.id .. " (combined before sending)", combiner = true}
     add("    bool created;")
     add(string.format("    %s *part = dfc_table_upsert(STATE->%s, key, h, &created);", at, comb))
     if op == "count_final" then
@@ -572,6 +581,10 @@ function M.generate(plan, opts)
   local state_fields, state_new, state_free = {}, {}, {}
   for _, t in ipairs(cg.tables) do
     state_fields[#state_fields + 1] = string.format("    dfc_table *%s; /* %s: %s per key */", t.name, t.id, t.value)
+    if not t.combiner then
+      state_fields[#state_fields + 1] = string.format("    %s *last_%s; dfc_str lastk_%s; uint64_t lasth_%s; /* the last key's value */",
+        t.value, t.name, t.name, t.name)
+    end
     state_new[#state_new + 1] = string.format("    s->%s = dfc_table_new(sizeof(%s));", t.name, t.value)
     if t.heap then
       state_free[#state_free + 1] = string.format("    { size_t it = 0; dfc_str k; void *v; while (dfc_table_next(s->%s, &it, &k, &v)) %s(*(%s *)v); }",

@@ -170,6 +170,7 @@ typedef struct dfc_worker {
     dfc_buf *outbufs;  /* [chan * total_workers + dest]: encoded items waiting to be sent */
     uint32_t *outcounts; /* items in each of outbufs */
     uint32_t *rr;      /* per channel: round-robin position for redistribute */
+    uint64_t route_m;  /* UINT64_MAX / total_workers + 1: exact modulo by multiplication */
     dfci_worker *rt;
 } dfc_worker;
 
@@ -199,9 +200,18 @@ static inline void dfc_out_end(dfc_worker *w, int chan, int dest)
     if (DFC_UNLIKELY(w->outbufs[i].len >= DFC_FLUSH_BYTES)) dfc_out_flush(w, chan, dest);
 }
 
+/* The worker that owns a key: hash(key) % total_workers, where the routing
+ * hash is the high 32 bits of dfc_hash.  The modulo is computed exactly by
+ * multiplication (Lemire's fastmod), since a division per item is slow. */
+static inline int dfc_route_hash(const dfc_worker *w, uint64_t h)
+{
+    uint32_t a = (uint32_t)(h >> 32);
+    uint64_t low = w->route_m * a;
+    return (int)(((__uint128_t)low * (uint64_t)w->total_workers) >> 64);
+}
 static inline int dfc_route_key(const dfc_worker *w, dfc_str key)
 {
-    return (int)(dfc_hash_str(key) % (uint64_t)w->total_workers);
+    return dfc_route_hash(w, dfc_hash_str(key));
 }
 static inline int dfc_route_rr(dfc_worker *w, int chan)
 {
@@ -258,6 +268,9 @@ typedef struct dfc_table dfc_table;
 dfc_table *dfc_table_new(size_t value_size);
 void dfc_table_free(dfc_table *t);
 void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created);
+/* The same, also giving the table's own copy of the key (stable until the
+ * key is removed or the table cleared or freed). */
+void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t hash, bool *created, dfc_str *stored);
 void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash);
 bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash);
 void dfc_table_clear(dfc_table *t); /* removes every key, keeps the capacity */

@@ -214,6 +214,11 @@ static size_t probe(const dfc_table *t, dfc_str key, uint64_t hash, bool *found)
 
 void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created)
 {
+    return dfc_table_upsert_key(t, key, hash, created, NULL);
+}
+
+void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t hash, bool *created, dfc_str *stored)
+{
     bool found;
     size_t i = probe(t, key, hash, &found);
     if (!found) {
@@ -231,6 +236,7 @@ void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created)
         if (t->stride) memset(value_at(t, i), 0, t->stride);
     }
     if (created) *created = !found;
+    if (stored) *stored = (dfc_str){t->slots[i].key, (int64_t)t->slots[i].len};
     return t->stride ? value_at(t, i) : (void *)&t->slots[i];
 }
 

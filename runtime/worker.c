@@ -33,6 +33,7 @@ int dfci_worker_init(dfc_worker *w, dfci_proc *p, int local_index, char *err, si
     w->local_index = local_index;
     w->index = p->process_id * p->workers_per_process + local_index;
     w->total_workers = p->total_workers;
+    w->route_m = UINT64_MAX / (uint64_t)p->total_workers + 1;
     w->epoch = 1;
     w->params = p->params;
     size_t nout = (size_t)f->nchannels * (size_t)p->total_workers;
