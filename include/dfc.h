@@ -95,8 +95,17 @@ static inline uint64_t dfc_hash(const void *data, size_t n)
         n -= 8;
     }
     if (n) {
-        uint64_t v = 0;
-        memcpy(&v, p, n);
+        /* The last 1-7 bytes without a variable-length memcpy (a libc
+         * call): two overlapping 4-byte reads, or three single bytes. */
+        uint64_t v;
+        if (n >= 4) {
+            uint32_t a, b;
+            memcpy(&a, p, 4);
+            memcpy(&b, p + n - 4, 4);
+            v = ((uint64_t)a << 32) | b;
+        } else {
+            v = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) | p[n - 1];
+        }
         h = (h ^ v) * 0xc4ceb9fe1a85ec53ULL;
     }
     return dfc_mix64(h);
