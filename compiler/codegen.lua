@@ -164,6 +164,22 @@ end
 
 -- Functions ------------------------------------------------------------
 
+-- A lambda with the same parameters as lam but another body (used to take
+-- a lambda apart, e.g. the arguments of the split a flat_map returns).
+function CG:lambda_with_body(lam, body, node)
+  local copy = {}
+  for k, v in pairs(lam) do copy[k] = v end
+  copy.body, copy.ret = body, body.type
+  return self:lambda(copy, node)
+end
+
+-- flat_map(l => split(s, sep)) or split(s): true when the lambda's result is
+-- a builtin split, which the step can iterate without making the list.
+local function returns_split(lam)
+  local b = lam and lam.tag == "lambda" and lam.body
+  return b and b.tag == "call" and b.kind == "builtin" and b.name == "split" and b
+end
+
 function CG:lambda(lam, node)
   self.nlam = self.nlam + 1
   local name = "lam_" .. self.nlam
@@ -235,7 +251,9 @@ function CG:step(n)
   local body = {}
   local function add(s) body[#body + 1] = s end
   local op = n.op
-  local lam = n.fn and n.fn.tag == "lambda" and self:lambda(n.fn, n) or nil
+  local split = op == "flat_map" and returns_split(n.fn)
+  local lam = not split and n.fn and n.fn.tag == "lambda" and self:lambda(n.fn, n) or nil
+  if split then add("    w->cur_step = " .. n.index .. ";") end
   if lam or op == "raises" then add("    w->cur_step = " .. n.index .. ";") end
   local out_t = n.out[1]
   if op == "map" then
@@ -245,6 +263,19 @@ function CG:step(n)
     add(string.format("    if (%s(w, x)) {\n%s\n    }", lam, self:emit(n, 1, "x", "        ")))
   elseif op == "filter_map" then
     add(string.format("    %s o = %s(w, x);\n    if (o.some) {\n%s\n    }", self:ctype(n.fn.ret), lam, self:emit(n, 1, "o.val", "        ")))
+  elseif split then
+    -- The parts of the split go downstream one by one; no list is made.
+    local sl = self:lambda_with_body(n.fn, split.args[1], n)
+    if split.args[2] then
+      local sep = self:lambda_with_body(n.fn, split.args[2], n)
+      add(string.format("    dfc_split_iter it = dfc_split_begin(w, %s(w, x), %s(w, x));", sl, sep))
+      add("    dfc_str part;\n    while (dfc_split_next(&it, &part)) {")
+    else
+      add(string.format("    dfc_split_iter it = dfc_split_ws_begin(%s(w, x));", sl))
+      add("    dfc_str part;\n    while (dfc_split_ws_next(&it, &part)) {")
+    end
+    add(self:emit(n, 1, "part", "        "))
+    add("    }")
   elseif op == "flat_map" then
     add(string.format("    %s l = %s(w, x);\n    for (int64_t i = 0; i < l.len; i++) {\n%s\n    }", self:ctype(n.fn.ret), lam, self:emit(n, 1, "l.ptr[i]", "        ")))
   elseif op == "flatten" then

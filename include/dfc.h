@@ -316,6 +316,54 @@ int64_t dfc_f64_to_i64(dfc_worker *w, double x); /* truncation; NaN or out of ra
 int64_t dfc_now_ms(void);
 DFC_NORETURN void dfc_index_fail(dfc_worker *w, int64_t index, int64_t len);
 
+/* flat_map over split(s, sep) without making the list: the generated loop
+ *     dfc_split_iter it = dfc_split_begin(w, s, sep); dfc_str part;
+ *     while (dfc_split_next(&it, &part)) ...
+ * gives the same parts as dfc_split, and dfc_split_ws_next those of
+ * dfc_split_ws. */
+const char *dfc_find(const char *hay, int64_t hlen, dfc_str needle);
+typedef struct dfc_split_iter {
+    const char *p, *end;
+    dfc_str sep;
+    bool done;
+} dfc_split_iter;
+static inline dfc_split_iter dfc_split_begin(dfc_worker *w, dfc_str s, dfc_str sep)
+{
+    if (DFC_UNLIKELY(sep.len == 0)) dfc_fail(w, "split: empty separator");
+    return (dfc_split_iter){s.ptr, s.ptr + s.len, sep, false};
+}
+static inline bool dfc_split_next(dfc_split_iter *it, dfc_str *part)
+{
+    if (it->done) return false;
+    int64_t left = it->end - it->p;
+    const char *q = it->sep.len == 1 ? (const char *)(left ? memchr(it->p, it->sep.ptr[0], (size_t)left) : NULL)
+                                     : dfc_find(it->p, left, it->sep);
+    if (!q) {
+        *part = (dfc_str){it->p, left};
+        it->done = true;
+        return true;
+    }
+    *part = (dfc_str){it->p, q - it->p};
+    it->p = q + it->sep.len;
+    return true;
+}
+static inline bool dfc_is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+static inline dfc_split_iter dfc_split_ws_begin(dfc_str s)
+{
+    return (dfc_split_iter){s.ptr, s.ptr + s.len, {NULL, 0}, false};
+}
+static inline bool dfc_split_ws_next(dfc_split_iter *it, dfc_str *part)
+{
+    const char *p = it->p, *end = it->end;
+    while (p < end && dfc_is_space(*p)) p++;
+    if (p == end) { it->p = p; return false; }
+    const char *start = p;
+    while (p < end && !dfc_is_space(*p)) p++;
+    *part = (dfc_str){start, p - start};
+    it->p = p;
+    return true;
+}
+
 /* The arithmetic the generated code uses inline: floor division and modulo
  * as in Python (-7 / 2 == -4, -7 % 2 == 1); a zero divisor fails the step. */
 static inline int64_t dfc_i64_div(dfc_worker *w, int64_t a, int64_t b)

@@ -27,6 +27,8 @@ static const char *find(const char *hay, int64_t hlen, dfc_str needle)
     return memmem(hay, (size_t)hlen, needle.ptr, (size_t)needle.len);
 }
 
+const char *dfc_find(const char *hay, int64_t hlen, dfc_str needle) { return find(hay, hlen, needle); }
+
 /* Up to 40 bytes of s, escaped and quoted, into out (a message fragment). */
 static const char *quote_cut(char out[256], dfc_str s)
 {
