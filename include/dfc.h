@@ -55,7 +55,22 @@ typedef struct dfc_list_str {
 
 static inline bool dfc_str_eq(dfc_str a, dfc_str b)
 {
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, (size_t)a.len) == 0);
+    if (a.len != b.len) return false;
+    if (a.ptr == b.ptr || a.len == 0) return true;
+    if (a.len <= 16) { /* short: words at a time, no libc call */
+        const char *p = a.ptr, *q = b.ptr;
+        int64_t n = a.len;
+        while (n >= 8) {
+            uint64_t x, y;
+            memcpy(&x, p, 8);
+            memcpy(&y, q, 8);
+            if (x != y) return false;
+            p += 8, q += 8, n -= 8;
+        }
+        while (n--) if (*p++ != *q++) return false;
+        return true;
+    }
+    return memcmp(a.ptr, b.ptr, (size_t)a.len) == 0;
 }
 
 /* Byte-wise order: negative, zero or positive. */
