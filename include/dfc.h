@@ -325,8 +325,6 @@ int64_t dfc_parse_i64(dfc_worker *w, dfc_str s); /* fails the step on bad input 
 double dfc_parse_f64(dfc_worker *w, dfc_str s);
 bool dfc_try_parse_i64(dfc_str s, int64_t *out);
 bool dfc_try_parse_f64(dfc_str s, double *out);
-int64_t dfc_div_i64(dfc_worker *w, int64_t a, int64_t b); /* floor division; b == 0 fails */
-int64_t dfc_mod_i64(dfc_worker *w, int64_t a, int64_t b); /* floor modulo; b == 0 fails */
 int64_t dfc_f64_to_i64(dfc_worker *w, double x); /* truncation; NaN or out of range fails */
 int64_t dfc_now_ms(void);
 DFC_NORETURN void dfc_index_fail(dfc_worker *w, int64_t index, int64_t len);
@@ -380,18 +378,22 @@ static inline bool dfc_split_ws_next(dfc_split_iter *it, dfc_str *part)
 }
 
 /* The arithmetic the generated code uses inline: floor division and modulo
- * as in Python (-7 / 2 == -4, -7 % 2 == 1); a zero divisor fails the step. */
+ * as in Python (-7 / 2 == -4, -7 % 2 == 1); a zero divisor, and INT64_MIN / -1
+ * (which has no i64 result), fail the step. */
 static inline int64_t dfc_i64_div(dfc_worker *w, int64_t a, int64_t b)
 {
     if (DFC_UNLIKELY(b == 0)) dfc_fail(w, "division by zero");
-    if (DFC_UNLIKELY(b == -1)) return (int64_t)(0 - (uint64_t)a);
+    if (DFC_UNLIKELY(b == -1)) {
+        if (a == INT64_MIN) dfc_fail(w, "integer overflow");
+        return -a;
+    }
     int64_t q = a / b;
     if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
     return q;
 }
 static inline int64_t dfc_i64_mod(dfc_worker *w, int64_t a, int64_t b)
 {
-    if (DFC_UNLIKELY(b == 0)) dfc_fail(w, "modulo by zero");
+    if (DFC_UNLIKELY(b == 0)) dfc_fail(w, "division by zero");
     if (DFC_UNLIKELY(b == -1)) return 0;
     int64_t r = a % b;
     if (r != 0 && ((r < 0) != (b < 0))) r += b;

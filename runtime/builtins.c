@@ -258,24 +258,6 @@ double dfc_parse_f64(dfc_worker *w, dfc_str s)
     return v;
 }
 
-/* Floor division and modulo, as Python: -7 / 2 = -4, -7 % 2 = 1. */
-int64_t dfc_div_i64(dfc_worker *w, int64_t a, int64_t b)
-{
-    if (b == 0) dfc_fail(w, "division by zero");
-    if (b == -1 && a == INT64_MIN) dfc_fail(w, "integer overflow");
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
-    return q;
-}
-
-int64_t dfc_mod_i64(dfc_worker *w, int64_t a, int64_t b)
-{
-    if (b == 0) dfc_fail(w, "division by zero");
-    if (b == -1) return 0; /* also INT64_MIN % -1, which traps in C */
-    int64_t r = a % b;
-    if (r != 0 && ((r < 0) != (b < 0))) r += b;
-    return r;
-}
 
 int64_t dfc_f64_to_i64(dfc_worker *w, double x)
 {
