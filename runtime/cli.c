@@ -253,7 +253,7 @@ static int unknown_param(const dfc_flow *f, const char *arg, size_t n, char *err
 
 enum flag_id {
     F_WORKERS, F_PROCESS_ID, F_ADDRESSES, F_RECOVERY, F_SNAPSHOT, F_BACKUP, F_SECRET,
-    F_CONNECT_TIMEOUT, F_PROCESSES, F_HELP, F_VERSION, F_GRAPH
+    F_CONNECT_TIMEOUT, F_PROCESSES, F_BIND, F_STALL_TIMEOUT, F_HELP, F_VERSION, F_GRAPH
 };
 
 typedef struct flag {
@@ -273,6 +273,8 @@ static const flag flags[] = {
     {F_SECRET, 0, "secret-file", true},
     {F_CONNECT_TIMEOUT, 0, "connect-timeout", true},
     {F_PROCESSES, 'p', "processes", true},
+    {F_BIND, 0, "bind", true},
+    {F_STALL_TIMEOUT, 0, "stall-timeout", true},
     {F_HELP, 'h', "help", false},
     {F_VERSION, 0, "version", false},
     {F_GRAPH, 0, "graph", false},
@@ -413,6 +415,8 @@ int dfci_cli_parse(const dfc_flow *flow, int argc, char **argv, dfci_options *o,
     from_env(&g, F_SNAPSHOT, "DFC_SNAPSHOT_INTERVAL");
     from_env(&g, F_BACKUP, "DFC_BACKUP_INTERVAL");
     from_env(&g, F_SECRET, "DFC_SECRET_FILE");
+    from_env(&g, F_BIND, "DFC_BIND_ADDRESS");
+    from_env(&g, F_STALL_TIMEOUT, "DFC_STALL_TIMEOUT");
 
     if (g.v[F_WORKERS] && positive_int(label_of(&g, F_WORKERS, lb, sizeof lb), g.v[F_WORKERS],
                                        DFCI_MAX_WORKERS_PER_PROCESS, &o->workers_per_process,
@@ -427,6 +431,23 @@ int dfci_cli_parse(const dfc_flow *flow, int argc, char **argv, dfci_options *o,
     if (g.v[F_CONNECT_TIMEOUT] &&
         seconds(label_of(&g, F_CONNECT_TIMEOUT, lb, sizeof lb), g.v[F_CONNECT_TIMEOUT], &o->connect_timeout, err, errlen) != 0)
         goto out;
+    if (g.v[F_STALL_TIMEOUT] &&
+        seconds(label_of(&g, F_STALL_TIMEOUT, lb, sizeof lb), g.v[F_STALL_TIMEOUT], &o->stall_timeout, err, errlen) != 0)
+        goto out;
+    if (g.v[F_STALL_TIMEOUT] && o->stall_timeout < 2) {
+        errf(err, errlen, "%s must be at least 2 seconds (peers send a heartbeat every second), got '%s'",
+             label_of(&g, F_STALL_TIMEOUT, lb, sizeof lb), g.v[F_STALL_TIMEOUT]);
+        goto out;
+    }
+    if (g.v[F_BIND]) {
+        const char *b = g.v[F_BIND];
+        if (!*b || strchr(b, ';') || strchr(b, ' ')) {
+            errf(err, errlen, "%s must be a host or host:port to listen on (e.g. 0.0.0.0), got '%s'",
+                 label_of(&g, F_BIND, lb, sizeof lb), b);
+            goto out;
+        }
+        o->bind_address = b;
+    }
     if (g.v[F_PROCESSES] && positive_int(label_of(&g, F_PROCESSES, lb, sizeof lb), g.v[F_PROCESSES],
                                          DFCI_MAX_PROCESSES, &o->spawn_processes, err, errlen) != 0)
         goto out;
@@ -490,6 +511,10 @@ int dfci_cli_parse(const dfc_flow *flow, int argc, char **argv, dfci_options *o,
         errf(err, errlen, "-p/--processes starts a local cluster and cannot be combined with -a/--addresses");
         goto out;
     }
+    if (o->spawn_processes && o->bind_address) {
+        errf(err, errlen, "-p/--processes starts a local cluster on 127.0.0.1 and cannot be combined with --bind");
+        goto out;
+    }
     if ((int64_t)o->workers_per_process * o->processes > 65536) {
         errf(err, errlen, "too many workers in all: %d processes x %d workers", o->processes,
              o->workers_per_process);
@@ -538,6 +563,9 @@ void dfci_cli_usage(const dfc_flow *flow, const char *prog, FILE *out)
             "  -p, --processes N            start a local cluster of N processes\n"
             "      --secret-file FILE       the cluster secret (32 bytes; see 'dfc keygen')\n"
             "      --connect-timeout SECS   how long to wait for peers (default 30)\n"
+            "      --bind HOST[:PORT]       listen here instead of on our -a entry\n"
+            "                               (e.g. 0.0.0.0 behind NAT)\n"
+            "      --stall-timeout SECS     a peer silent this long has failed (default 10)\n"
             "  -r, --recovery-directory DIR snapshot state into DIR and resume from it\n"
             "  -s, --snapshot-interval SECS how often to snapshot (also the epoch length;\n"
             "                               default 10)\n"
@@ -549,6 +577,7 @@ void dfci_cli_usage(const dfc_flow *flow, const char *prog, FILE *out)
             "environment: DFC_WORKERS_PER_PROCESS DFC_PROCESS_ID DFC_ADDRESSES\n"
             "  DFC_HOSTFILE_PATH (one address a line) DFC_POD_NAME + DFC_STATEFULSET_NAME\n"
             "  DFC_RECOVERY_DIRECTORY DFC_SNAPSHOT_INTERVAL DFC_BACKUP_INTERVAL DFC_SECRET_FILE\n"
+            "  DFC_BIND_ADDRESS DFC_STALL_TIMEOUT\n"
             "  stand in for flags that are not given.\n",
             prog, flow->name ? flow->name : prog);
     fprintf(out, "\nparams:%s\n", flow->nparams ? "" : " none");

@@ -77,7 +77,7 @@ bool dfci_abort(dfci_proc *p, const char *msg)
     pthread_mutex_lock(&p->mu);
     pthread_cond_broadcast(&p->done_cv);
     pthread_mutex_unlock(&p->mu);
-    if (p->remote && p->remote->abort) p->remote->abort(p->remote_ctx);
+    if (p->remote && p->remote->abort) p->remote->abort(p->remote_ctx, msg);
     return true;
 }
 

@@ -139,7 +139,7 @@ int dfci_frame_open(dfci_frame_key *k, uint8_t *buf, size_t len, int *type,
                  (unsigned long long)seq);
         return DFCI_FRAME_EAUTH;
     }
-    if (body[0] < DFCI_FRAME_DATA || body[0] > DFCI_FRAME_REFUSE) {
+    if (body[0] < DFCI_FRAME_DATA || body[0] > DFCI_FRAME_ABORT) {
         snprintf(err, errlen, "frame %llu has unknown type %u", (unsigned long long)seq, body[0]);
         return DFCI_FRAME_ETYPE;
     }

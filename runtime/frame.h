@@ -43,6 +43,7 @@ enum dfci_frame_type {
     DFCI_FRAME_BYE = 3,       /* empty; the sender will send nothing more */
     DFCI_FRAME_READY = 4,     /* handshake verdict: accepted (first frame, listener to dialer) */
     DFCI_FRAME_REFUSE = 5,    /* handshake verdict: refused, payload is the reason (text) */
+    DFCI_FRAME_ABORT = 6,     /* the sender's run failed, payload is why (text); last frame */
 };
 
 /* Errors from dfci_frame_check_header and dfci_frame_open. */

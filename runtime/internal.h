@@ -106,8 +106,9 @@ typedef struct dfci_remote_ops {
     int (*send)(void *ctx, dfci_msg *m, char *err, size_t errlen);
     /* Bytes queued toward global worker dest, for backpressure.  May be NULL. */
     size_t (*backlog)(void *ctx, int dest);
-    /* The run is failing: tell the peers and stop.  May be NULL. */
-    void (*abort)(void *ctx);
+    /* The run is failing (msg: the first failure's message): tell the
+     * peers and stop.  May be NULL. */
+    void (*abort)(void *ctx, const char *msg);
 } dfci_remote_ops;
 
 /* Called on a worker when its input frontier on `chan` rises: every epoch
@@ -227,6 +228,8 @@ typedef struct dfci_options {
     double backup_interval;    /* -b seconds, 0 if not given */
     const char *secret_file;   /* --secret-file / DFC_SECRET_FILE */
     double connect_timeout;    /* --connect-timeout, default 30 */
+    const char *bind_address;  /* --bind / DFC_BIND_ADDRESS, NULL: our -a entry */
+    double stall_timeout;      /* DFC_STALL_TIMEOUT seconds, 0: the net default (10) */
     int spawn_processes;       /* -p, 0 if not given */
     size_t inbox_limit;        /* 0: DFCI_INBOX_LIMIT (not a flag; tests lower it) */
     void *params;              /* flow->params_size bytes, filled */
@@ -241,7 +244,34 @@ void dfci_cli_free(dfci_options *o);
 void dfci_cli_usage(const dfc_flow *flow, const char *prog, FILE *out);
 const char *dfci_prog_name(const char *argv0);
 
-/* run.c: runs the flow with parsed options: 0 done, 1 run-time error. */
+/* run.c: runs the flow with parsed options: 0 done, 1 run-time error,
+ * 128+sig after SIGINT/SIGTERM in a cluster run. */
 int dfci_run(const dfc_flow *flow, const char *prog, const dfci_options *o);
+
+/* ------------------------------------------------------------- cluster */
+
+/* cluster.c: proc->remote over the network layer (net.h). */
+typedef struct dfci_cluster dfci_cluster;
+/* Loads the secret, forms the mesh (blocks up to the connect timeout),
+ * starts the sender threads and sets p->remote.  p->inboxes must be set:
+ * messages may arrive before it returns.  0, or -1 with err. */
+int dfci_cluster_start(dfci_cluster **out, dfci_proc *p, const dfci_options *o, char *err,
+                       size_t errlen);
+/* Clean end, after every local worker ended: sends everything queued, then
+ * BYE both ways (dfci_net_finish).  0, or -1 with err. */
+int dfci_cluster_finish(dfci_cluster *c, char *err, size_t errlen);
+/* Stops the threads, closes the connections, frees.  NULL is fine. */
+void dfci_cluster_free(dfci_cluster *c);
+/* SIGINT/SIGTERM for cluster runs (call before any thread starts). */
+void dfci_signals_start(dfci_proc *p);
+void dfci_signals_mesh_up(void);
+int dfci_signals_stop(void); /* the signal caught, or 0 */
+
+/* sink.c: every process of a cluster writes standard output (set before
+ * the sinks open; see sink.c). */
+extern bool dfci_stdout_shared;
+
+/* spawn.c: -p N, a local cluster of N copies of this executable. */
+int dfci_spawn(const char *prog, int argc, char **argv, const dfci_options *o);
 
 #endif

@@ -84,6 +84,7 @@ typedef struct peer {
     size_t scap;
     int64_t last_send_ms;
     int bye_sent;
+    int nowait; /* send_abort_frames: never block */
     /* the receiver thread only (the handshake thread before it starts) */
     dfci_frame_key rx;
     uint8_t *rbuf;
@@ -268,10 +269,10 @@ static void tune_socket(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n, char *err, size_t errlen)
+static int write_all(int fd, const uint8_t *p, size_t n, int flags, char *err, size_t errlen)
 {
     while (n > 0) {
-        ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+        ssize_t r = send(fd, p, n, MSG_NOSIGNAL | flags);
         if (r < 0) {
             if (errno == EINTR) continue;
             snprintf(err, errlen, "%s", strerror(errno));
@@ -288,6 +289,8 @@ static int write_all(int fd, const uint8_t *p, size_t n, char *err, size_t errle
 /* Records the run's first fatal error, shuts every connection down (blocked
  * senders and receivers wake, peers see us go) and, once the mesh is up,
  * tells the caller. */
+static void send_abort_frames(dfci_net *n, const char *msg);
+
 static void net_fail(dfci_net *n, const char *msg)
 {
     int tell;
@@ -298,6 +301,11 @@ static void net_fail(dfci_net *n, const char *msg)
     }
     n->failed = 1;
     snprintf(n->fail_msg, sizeof n->fail_msg, "%s", msg);
+    if (n->started) {
+        pthread_mutex_unlock(&n->mu);
+        send_abort_frames(n, msg); /* takes send_mu: not under n->mu */
+        pthread_mutex_lock(&n->mu);
+    }
     for (int i = 0; i < n->nprocs; i++)
         if (n->peers[i].up) shutdown(n->peers[i].fd, SHUT_RDWR);
     tell = n->started;
@@ -306,9 +314,45 @@ static void net_fail(dfci_net *n, const char *msg)
     if (tell && n->fail) n->fail(n->ctx, msg);
 }
 
+void dfci_net_abort(dfci_net *n, const char *msg) { net_fail(n, msg); }
+
 /* ------------------------------------------------------------ sending */
 
 /* Seals one frame and writes it with one send (p->send_mu held). */
+static int send_locked(peer *p, int type, const uint8_t *msg, size_t len, char *err,
+                       size_t errlen);
+
+/* The run failed: tell every peer why, as an ABORT frame, as far as that
+ * is possible without waiting (a peer whose send mutex stays busy for
+ * ABORT_LOCK_MS, or whose socket buffer is full, just sees us close). */
+#define ABORT_LOCK_MS 50
+static void send_abort_frames(dfci_net *n, const char *msg)
+{
+    size_t len = strlen(msg) < VERDICT_MAX_BODY ? strlen(msg) : VERDICT_MAX_BODY;
+    for (int i = 0; i < n->nprocs; i++) {
+        peer *p = &n->peers[i];
+        int up, locked = 0;
+        if (i == n->me) continue;
+        pthread_mutex_lock(&n->mu);
+        up = p->up;
+        pthread_mutex_unlock(&n->mu);
+        if (!up) continue;
+        for (int t = 0; t < ABORT_LOCK_MS && !(locked = pthread_mutex_trylock(&p->send_mu) == 0); t++) {
+            struct timespec ts = {0, 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (!locked) continue;
+        if (!p->bye_sent) {
+            char why[ERRLEN];
+            p->nowait = 1;
+            (void)send_locked(p, DFCI_FRAME_ABORT, (const uint8_t *)msg, len, why, sizeof why);
+            p->nowait = 0;
+            p->bye_sent = 1;
+        }
+        pthread_mutex_unlock(&p->send_mu);
+    }
+}
+
 static int send_locked(peer *p, int type, const uint8_t *msg, size_t len, char *err,
                        size_t errlen)
 {
@@ -328,7 +372,7 @@ static int send_locked(peer *p, int type, const uint8_t *msg, size_t len, char *
         p->scap = need;
     }
     if (dfci_frame_seal(&p->tx, type, msg, len, p->sbuf, &wlen, err, errlen) != 0) return -1;
-    if (write_all(p->fd, p->sbuf, wlen, err, errlen) != 0) return -1;
+    if (write_all(p->fd, p->sbuf, wlen, p->nowait ? MSG_DONTWAIT : 0, err, errlen) != 0) return -1;
     p->last_send_ms = now_ms();
     return 0;
 }
@@ -336,7 +380,7 @@ static int send_locked(peer *p, int type, const uint8_t *msg, size_t len, char *
 static void broken(dfci_net *n, peer *p, const char *why)
 {
     char msg[MSGLEN];
-    snprintf(msg, sizeof msg, "connection to process %d (%s) broken: %s", p->id, p->addr, why);
+    snprintf(msg, sizeof msg, "connection to process %d (%s) broken: %.600s", p->id, p->addr, why);
     net_fail(n, msg);
 }
 
@@ -495,6 +539,12 @@ static void *reader_main(void *arg)
             n->deliver(n->ctx, p->id, payload, len);
         } else if (type == DFCI_FRAME_HEARTBEAT) {
             continue;
+        } else if (type == DFCI_FRAME_ABORT) {
+            char msg[MSGLEN];
+            snprintf(msg, sizeof msg, "process %d (%s) stopped the run: %.*s", p->id, p->addr,
+                     (int)(len < 600 ? len : 600), (const char *)payload);
+            net_fail(n, msg);
+            break;
         } else if (type == DFCI_FRAME_BYE) {
             pthread_mutex_lock(&n->mu);
             p->bye_received = 1;
@@ -1003,6 +1053,7 @@ int dfci_net_start(dfci_net **out, const dfci_net_config *cfg, char *err, size_t
         pthread_cond_broadcast(&n->cv);
         pthread_mutex_unlock(&n->mu);
     }
+    shutdown(n->listen_fd, SHUT_RDWR); /* wakes the acceptor's poll now */
     pthread_join(n->acceptor, NULL);
     n->acceptor_started = 0;
     for (int j = 0; j < n->me; j++)

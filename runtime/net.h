@@ -81,6 +81,16 @@ int dfci_net_send(dfci_net *n, int to_proc, const uint8_t *msg, size_t len, char
  * dfci_net_send fails.  Returns 0, or -1 if the run failed meanwhile. */
 int dfci_net_finish(dfci_net *n, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* Ends the run from this side (a local failure, an interrupt): records msg
+ * as the run's failure unless one is recorded already, and shuts every
+ * connection down, so blocked senders wake and every peer sees this
+ * process leave at once.  Calls cfg->fail like any failure after start.
+ * Thread-safe; does not free anything.  (Every failure after start, this
+ * one or a broken connection, first sends the message in an ABORT frame to
+ * each peer it can reach without waiting, so they report the cause:
+ * "process 0 (ADDR) stopped the run: <msg>".) */
+void dfci_net_abort(dfci_net *n, const char *msg);
+
 /* Stops every thread, closes every socket, wipes keys.  NULL is fine. */
 void dfci_net_free(dfci_net *n);
 

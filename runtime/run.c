@@ -3,10 +3,17 @@
  *
  *   parse the command line (usage errors: exit status 2)
  *   --help / --version / --graph print and return 0
+ *   -p N: spawn.c starts the local cluster and waits for it
+ *   cluster run (-a with more than one address): take SIGINT/SIGTERM on a
+ *     thread, set up the inboxes, form the mesh (cluster.c; the peers may
+ *     deliver from now on)
  *   resolve source arguments and sink paths on a setup worker (its arena
  *     holds the resolved strings for the whole run)
  *   open the sinks, start W worker threads, wait for them
- *   close the sinks; 0 when done, 1 after a run-time error
+ *   cluster run: send what is queued, BYE both ways (nothing in flight is
+ *     lost), close the connections
+ *   close the sinks; 0 when done, 1 after a run-time error, 128+sig after
+ *     an interrupt of a cluster run
  *
  * After a failure the workers stop at their next loop turn; a worker that
  * does not (blocked in a read from stdin, say) is given DFCI_ABORT_GRACE_MS
@@ -104,12 +111,35 @@ int dfci_run(const dfc_flow *flow, const char *prog, const dfci_options *o)
     dfci_inbox *inboxes = calloc((size_t)W, sizeof *inboxes); /* p.inboxes once all are set up */
     int inited = 0, ninbox = 0, started = 0;
     bool all_ended = true;
+    bool clustered = p.processes > 1;
+    dfci_cluster *cluster = NULL;
+    int sig = 0; /* the signal that interrupted a cluster run */
+    if (clustered) dfci_signals_start(&p); /* before any other thread */
+    dfci_stdout_shared = clustered;
     if (!setup || !sargs || !spaths || !ws || !th || !inboxes) {
         dfci_abort(&p, "out of memory");
         goto done;
     }
     for (int i = 0; i < flow->nsources; i++) sargs[i].glob = DFC_STR_LIT("*");
     p.source_args = sargs;
+
+    for (; ninbox < W; ninbox++)
+        if (dfci_inbox_init(&inboxes[ninbox]) != 0) {
+            dfci_abort(&p, "cannot set up a worker inbox");
+            goto done;
+        }
+    p.inboxes = inboxes;
+
+    /* The mesh comes first, so that a process failing its setup below (a
+     * missing input file, say) makes its peers stop at once instead of
+     * waiting for it until the connect timeout. */
+    if (clustered) {
+        if (dfci_cluster_start(&cluster, &p, o, err, sizeof err) != 0) {
+            dfci_abort(&p, err);
+            goto done;
+        }
+        dfci_signals_mesh_up();
+    }
 
     if (dfci_worker_init(setup, &p, 0, err, sizeof err) != 0) {
         dfci_abort(&p, err);
@@ -130,24 +160,11 @@ int dfci_run(const dfc_flow *flow, const char *prog, const dfci_options *o)
         goto done;
     }
 
-    for (; ninbox < W; ninbox++)
-        if (dfci_inbox_init(&inboxes[ninbox]) != 0) {
-            dfci_abort(&p, "cannot set up a worker inbox");
-            goto done;
-        }
-    p.inboxes = inboxes;
     for (; inited < W; inited++)
         if (dfci_worker_init(&ws[inited], &p, inited, err, sizeof err) != 0) {
             dfci_abort(&p, err);
             goto done;
         }
-
-    /* Cluster seam (processes > 1, not built yet: dfc_main stops before
-     * this).  Here the network integration starts the mesh (net.h) with a
-     * deliver callback that turns frames into messages (dfci_msg_decode)
-     * and queues them (dfci_deliver), and sets p.remote / p.remote_ctx to
-     * ops whose send encodes (dfci_msg_encode) for process dest / W.  After
-     * the workers end it finishes the mesh before the sinks are closed. */
 
     p.running = W;
     for (; started < W; started++) {
@@ -167,9 +184,17 @@ int dfci_run(const dfc_flow *flow, const char *prog, const dfci_options *o)
     } else {
         for (int i = 0; i < started; i++) pthread_detach(th[i]);
     }
+    /* Every local worker ended: send the rest, then BYE both ways. */
+    if (all_ended && cluster && !dfci_aborted(&p) &&
+        dfci_cluster_finish(cluster, err, sizeof err) != 0)
+        dfci_abort(&p, err);
 
 done:
+    /* The signal thread may be inside dfci_abort, using the cluster: it
+     * ends before the cluster is freed. */
+    if (clustered) sig = dfci_signals_stop();
     if (all_ended) {
+        dfci_cluster_free(cluster); /* joins the receivers: before the inboxes go */
         if (p.sinks && dfci_sinks_close(p.sinks, err, sizeof err) != 0) dfci_abort(&p, err);
         status = dfci_aborted(&p) ? 1 : 0;
         for (int i = 0; i < inited; i++) dfci_worker_destroy(&ws[i]);
@@ -183,9 +208,11 @@ done:
         free(inboxes);
         proc_destroy(&p);
     } else {
-        /* Workers still hold the shared structures: leave them be. */
+        /* Workers still hold the shared structures: leave them be (the
+         * failure already cut the cluster's connections). */
         status = 1;
     }
+    if (sig && status != 0) status = 128 + sig;
     return status;
 }
 
@@ -218,16 +245,11 @@ int dfc_main(const dfc_flow *flow, int argc, char **argv)
                     prog);
             status = 2;
         } else if (o.spawn_processes > 1) {
-            fprintf(stderr, "%s: error: -p/--processes: starting a local cluster is not built yet\n",
-                    prog);
-            status = 2;
-        } else if (o.processes > 1) {
-            if (!o.secret_file)
-                fprintf(stderr, "%s: error: a cluster run (-a with more than one address) needs "
-                        "--secret-file or DFC_SECRET_FILE\ntry '%s --help'\n", prog, prog);
-            else
-                fprintf(stderr, "%s: error: cluster exchange not built yet (-a with %d processes)\n",
-                        prog, o.processes);
+            status = dfci_spawn(prog, argc, argv, &o);
+        } else if (o.processes > 1 && !o.secret_file) {
+            fprintf(stderr, "%s: error: a cluster run (-a with more than one address) needs "
+                    "--secret-file or DFC_SECRET_FILE (make a key with: dfc keygen > cluster.key)\n"
+                    "try '%s --help'\n", prog, prog);
             status = 2;
         } else {
             status = dfci_run(flow, prog, &o);

@@ -13,6 +13,12 @@
  * directory (mkdir -p) and each worker writes PATH/part-<global index>.
  * Write errors (ENOSPC, EPIPE, ...) are returned, and dfc_sink_write turns
  * them into a failed step.
+ *
+ * In a cluster every process writes to the same standard output.  When it
+ * is a pipe or socket (not a file, whose shared offset keeps writes whole),
+ * a write of more than PIPE_BUF bytes may interleave with another process's
+ * write, cutting lines in two; so there, if dfci_stdout_shared was set, a
+ * buffer goes out in writes of at most PIPE_BUF bytes that end at line ends.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +30,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <limits.h>
+
 #include "io.h"
+
+bool dfci_stdout_shared; /* set by run.c before the sinks open: processes > 1 */
 
 #define SINK_FLUSH_BYTES (64 * 1024)
 
@@ -39,6 +49,7 @@ struct dfci_sinks {
     const dfc_flow *flow;
     int process_id, workers_per_process;
     pthread_mutex_t stdout_lock;
+    bool stdout_atomic; /* write stdout in whole-line pieces of <= PIPE_BUF */
     int nsinks;
     sink *v;
 };
@@ -130,15 +141,38 @@ static size_t write_all(int fd, const uint8_t *p, size_t n, int *errnum)
     return done;
 }
 
+/* Like write_all for whole lines, in writes of at most PIPE_BUF bytes that
+ * end at a line end (a longer line goes whole), which a pipe keeps whole. */
+static size_t write_lines_atomic(int fd, const uint8_t *p, size_t n, int *errnum)
+{
+    size_t done = 0;
+    *errnum = 0;
+    while (done < n) {
+        size_t k = n - done;
+        if (k > PIPE_BUF) {
+            const uint8_t *nl = NULL;
+            for (size_t i = PIPE_BUF; i > 0 && !nl; i--)
+                if (p[done + i - 1] == '\n') nl = p + done + i - 1;
+            if (!nl) nl = memchr(p + done + PIPE_BUF, '\n', k - PIPE_BUF);
+            k = nl ? (size_t)(nl - (p + done)) + 1 : k;
+        }
+        size_t w = write_all(fd, p + done, k, errnum);
+        done += w;
+        if (*errnum) break;
+    }
+    return done;
+}
+
 /* Writes a buffer of whole lines under lock (may be NULL).  What was
  * written is dropped from the buffer; on error the rest stays. */
-static int flush_buf(dfc_buf *b, int fd, pthread_mutex_t *lock, const char *what, char *err,
-                     size_t errlen)
+static int flush_buf_mode(dfc_buf *b, int fd, pthread_mutex_t *lock, bool atomic_lines,
+                          const char *what, char *err, size_t errlen)
 {
     if (b->len == 0) return 0;
     int e;
     if (lock) pthread_mutex_lock(lock);
-    size_t done = write_all(fd, b->data, b->len, &e);
+    size_t done = atomic_lines ? write_lines_atomic(fd, b->data, b->len, &e)
+                               : write_all(fd, b->data, b->len, &e);
     if (lock) pthread_mutex_unlock(lock);
     if (done < b->len) memmove(b->data, b->data + done, b->len - done);
     b->len -= done;
@@ -147,6 +181,18 @@ static int flush_buf(dfc_buf *b, int fd, pthread_mutex_t *lock, const char *what
         return -1;
     }
     return 0;
+}
+
+static int flush_buf(dfc_buf *b, int fd, pthread_mutex_t *lock, const char *what, char *err,
+                     size_t errlen)
+{
+    return flush_buf_mode(b, fd, lock, false, what, err, errlen);
+}
+
+static int flush_stdout(dfci_sinks *s, dfc_buf *b, char *err, size_t errlen)
+{
+    return flush_buf_mode(b, STDOUT_FILENO, &s->stdout_lock, s->stdout_atomic, "standard output",
+                          err, errlen);
 }
 
 dfci_sinks *dfci_sinks_open(const dfc_flow *flow, const dfc_str *paths, int process_id,
@@ -159,6 +205,9 @@ dfci_sinks *dfci_sinks_open(const dfc_flow *flow, const dfc_str *paths, int proc
     s->workers_per_process = workers_per_process;
     s->nsinks = flow->nsinks;
     pthread_mutex_init(&s->stdout_lock, NULL);
+    struct stat st;
+    s->stdout_atomic = dfci_stdout_shared && fstat(STDOUT_FILENO, &st) == 0 &&
+                       (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     s->v = dfc_heap_alloc(sizeof *s->v * (size_t)(s->nsinks ? s->nsinks : 1));
     for (int k = 0; k < s->nsinks; k++) {
         s->v[k] = (sink){.kind = flow->sinks[k].kind, .fd = -1, .path = NULL};
@@ -254,7 +303,7 @@ static int flush_sink(dfci_sink_local *l, int k, char *err, size_t errlen)
 
 int dfci_sink_local_flush(dfci_sink_local *l, char *err, size_t errlen)
 {
-    int rc = flush_buf(&l->out, STDOUT_FILENO, &l->s->stdout_lock, "standard output", err, errlen);
+    int rc = flush_stdout(l->s, &l->out, err, errlen);
     for (int k = 0; k < l->s->nsinks; k++) {
         int kind = l->s->v[k].kind;
         if (kind != DFC_SINK_FILE && kind != DFC_SINK_DIR) continue;
@@ -292,8 +341,7 @@ static void stdout_line(dfc_worker *w, dfci_sink_local *l, const char *p, size_t
     put_line(&l->out, p, n);
     if (l->out.len >= SINK_FLUSH_BYTES) {
         char err[256];
-        if (flush_buf(&l->out, STDOUT_FILENO, &l->s->stdout_lock, "standard output", err,
-                      sizeof err) != 0)
+        if (flush_stdout(l->s, &l->out, err, sizeof err) != 0)
             dfc_fail(w, "%s", err);
     }
 }

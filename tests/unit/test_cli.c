@@ -2,7 +2,7 @@
  * test_cli.c — the executable's command line (runtime/cli.c): flags in
  * their short, attached and long forms, the DFC_* environment, flow params
  * and their type checks, the exact usage-error messages, --help, and the
- * exit statuses dfc_main gives for what is not built yet.
+ * exit statuses dfc_main gives for what is not built yet or not allowed.
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -47,7 +47,7 @@ static const dfc_flow flow = {
 static const char *const env_vars[] = {
     "DFC_WORKERS_PER_PROCESS", "DFC_PROCESS_ID", "DFC_ADDRESSES", "DFC_HOSTFILE_PATH",
     "DFC_POD_NAME", "DFC_STATEFULSET_NAME", "DFC_RECOVERY_DIRECTORY", "DFC_SNAPSHOT_INTERVAL",
-    "DFC_BACKUP_INTERVAL", "DFC_SECRET_FILE",
+    "DFC_BACKUP_INTERVAL", "DFC_SECRET_FILE", "DFC_BIND_ADDRESS", "DFC_STALL_TIMEOUT",
 };
 
 static void clear_env(void)
@@ -187,6 +187,21 @@ int main(void)
            "-s0");
     is_err(parse("input=x", "-p2", "-a", "h:1", "-i0", NULL),
            "-p/--processes starts a local cluster and cannot be combined with -a/--addresses", "-p with -a");
+    ok(parse("input=x", "--bind", "0.0.0.0", "--stall-timeout", "3", NULL) == 0 &&
+           strcmp(o.bind_address, "0.0.0.0") == 0 && o.stall_timeout == 3,
+       "--bind and --stall-timeout");
+    setenv("DFC_BIND_ADDRESS", "[::]:9000", 1);
+    setenv("DFC_STALL_TIMEOUT", "20", 1);
+    ok(parse("input=x", NULL) == 0 && strcmp(o.bind_address, "[::]:9000") == 0 &&
+           o.stall_timeout == 20,
+       "DFC_BIND_ADDRESS and DFC_STALL_TIMEOUT");
+    unsetenv("DFC_BIND_ADDRESS");
+    unsetenv("DFC_STALL_TIMEOUT");
+    is_err(parse("input=x", "--stall-timeout", "1", NULL),
+           "--stall-timeout must be at least 2 seconds (peers send a heartbeat every second), got '1'",
+           "--stall-timeout 1");
+    is_err(parse("input=x", "--bind", "", NULL),
+           "--bind must be a host or host:port to listen on (e.g. 0.0.0.0), got ''", "--bind ''");
     ok(parse("--help", "top=abc", NULL) == 0 && o.action == DFCI_HELP, "--help stops before params are checked");
     ok(parse("-h", NULL) == 0 && o.action == DFCI_HELP, "-h");
     ok(parse("--version", NULL) == 0 && o.action == DFCI_VERSION, "--version");
@@ -211,8 +226,8 @@ int main(void)
     dup2(null, 2);
     char *a1[] = {"./wc", "input=x", "-r", "/tmp/x", NULL};
     int s1 = dfc_main(&flow, 4, a1);
-    char *a2[] = {"./wc", "input=x", "-a", "h:1;h:2", "-i0", "--secret-file", "k", NULL};
-    int s2 = dfc_main(&flow, 7, a2);
+    char *a2[] = {"./wc", "input=x", "-a", "h:1;h:2", "-i0", NULL};
+    int s2 = dfc_main(&flow, 5, a2);
     char *a3[] = {"./wc", "top=abc", NULL};
     int s3 = dfc_main(&flow, 2, a3);
     char *a4[] = {"./wc", "input=x", "-a", "h:1", "-i0", NULL};
@@ -222,7 +237,7 @@ int main(void)
     close(saved);
     close(null);
     ok(s1 == 2, "-r: not supported yet, exit 2");
-    ok(s2 == 2, "-a with two processes: not built yet, exit 2");
+    ok(s2 == 2, "-a with two processes and no secret: exit 2");
     ok(s3 == 2, "a usage error: exit 2");
     ok(s4 == 0, "-a with one address runs in this process");
 
