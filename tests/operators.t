@@ -4,12 +4,14 @@
 # the order undefined), checked for -w1 and -w4.
 . "$(dirname "$0")/lib/tap.sh"
 
-# check NAME WANT [ARGS...]: runs $T/NAME with -w1 and -w4; sorted output must be WANT (sorted).
+# check NAME WANT [ARGS...]: runs $T/NAME as 1 process with 1 and 4 workers
+# and as local clusters of 2x1, 2x2 and 3x2 (-p, 127.0.0.1, encrypted); the
+# sorted output must be WANT (sorted) every time.
 check() {
   local name=$1 want=$2; shift 2
   want=$(printf '%s\n' "$want" | sort)
-  for w in 1 4; do
-    is "$("$T/$name" -w$w "$@" 2>&1 | sort)" "$want" "$name -w$w"
+  for conf in "-w1" "-w4" "-p2 -w1" "-p2 -w2" "-p3 -w2"; do
+    is "$(timeout 60 "$T/$name" $conf "$@" 2>&1 | sort)" "$want" "$name $conf"
   done
 }
 
@@ -217,16 +219,18 @@ nums | map(x => "line " .. str(x)) | output file(out .. "/all.txt")
 nums | key_on(x => str(x % 7)) | output dir(out .. "/parts")
 nums | output discard
 END
-for w in 1 4; do
+for conf in "-w1:1" "-w4:4" "-p2 -w2:4" "-p3 -w1:3"; do
+  w=${conf#*:}
+  flags=${conf%:*}
   rm -rf "$T/out" && mkdir -p "$T/out"
-  "$T/sinks" -w$w out="$T/out" > "$T/stdout.txt"
-  is "$(sort "$T/out/all.txt")" "$(seq 0 999 | sed 's/^/line /' | sort)" "file sink gets every item once, -w$w"
-  is "$(cat "$T/out/parts"/part-* | sort)" "$(seq 0 999 | awk '{ printf "(\"%d\", %d)\n", $1 % 7, $1 }' | sort)" "dir sink gets every item once, -w$w"
+  timeout 60 "$T/sinks" $flags out="$T/out" > "$T/stdout.txt"
+  is "$(sort "$T/out/all.txt")" "$(seq 0 999 | sed 's/^/line /' | sort)" "file sink gets every item once, $flags"
+  is "$(cat "$T/out/parts"/part-* | sort)" "$(seq 0 999 | awk '{ printf "(\"%d\", %d)\n", $1 % 7, $1 }' | sort)" "dir sink gets every item once, $flags"
   nparts=$(ls "$T/out/parts" | wc -l)
-  is "$nparts" "$w" "dir sink writes one part per worker, -w$w"
+  is "$nparts" "$w" "dir sink writes one part per worker, $flags"
   keysplit=$(for f in "$T/out/parts"/part-*; do cut -d, -f1 "$f" | sort -u; done | sort | uniq -d)
-  is "$keysplit" "" "dir sink routes each key to one part, -w$w"
-  is "$(cat "$T/stdout.txt")" "" "discard prints nothing, -w$w"
+  is "$keysplit" "" "dir sink routes each key to one part, $flags"
+  is "$(cat "$T/stdout.txt")" "" "discard prints nothing, $flags"
 done
 
 # Run-time errors name the step and exit 1 ---------------------------
