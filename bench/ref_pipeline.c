@@ -1,7 +1,7 @@
 /* ref_pipeline.c — reference for the "pipeline" figure: the arithmetic of
  * bench/pipeline.flow (range(n) | map(x*3+1) | filter(x%7 != 0) | map(x/2+5)
  * | sum) as one hand-written C loop, compiled with the flags dfc gives the C
- * it generates (-O2 -fwrapv -fno-strict-aliasing).  n comes from argv so the
+ * it generates (-O2 -fwrapv).  n comes from argv so the
  * compiler cannot fold the loop away.  Prints the sum.
  *   ref_pipeline 100000000
  */

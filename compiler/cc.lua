@@ -26,7 +26,7 @@ function M.build(home, c_file, output, opts)
   local ldflags = os.getenv("DFC_LDFLAGS") or "-static"
   local log = os.tmpname()
   local cmd = table.concat({
-    cc, "-std=gnu11", cflags, "-fwrapv", "-fno-strict-aliasing", "-pthread",
+    cc, "-std=gnu11", cflags, "-fwrapv", "-pthread",
     "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-parameter", "-Wno-unused-but-set-variable",
     "-I" .. q(home .. "/include"), "-o", q(output), q(c_file), q(lib), "-lsodium", "-lm", ldflags,
     ">", q(log), "2>&1",
