@@ -182,7 +182,9 @@ static inline void *dfc_arena_alloc(dfc_arena *a, size_t n)
 typedef struct dfci_worker dfci_worker; /* runtime-private part */
 
 typedef struct dfc_worker {
-    int index;         /* global worker index: process_id * workers_per_process + local_index */
+    /* Aligned so that workers side by side in an array never share a cache
+     * line (cur_step and the arena are written for every item). */
+    _Alignas(64) int index; /* global worker index: process_id * workers_per_process + local_index */
     int local_index;   /* index among the workers of this process */
     int total_workers; /* processes * workers_per_process */
     int64_t epoch;     /* epoch of the items being processed (starts at 1) */

@@ -78,13 +78,14 @@ dfci_msg *dfci_msg_decode(const uint8_t *p, size_t n, char *err, size_t errlen);
  * and a condition variable; the interface (push / take all / wait) is what
  * a set of SPSC rings would offer too. */
 typedef struct dfci_inbox {
-    pthread_mutex_t mu;
+    _Alignas(64) pthread_mutex_t mu; /* one cache line apart from the next inbox */
     pthread_cond_t cv;
     dfci_msg *head, *tail;
     bool waiting;               /* the owner sleeps on cv */
     atomic_size_t bytes;        /* queued payload bytes, read without the lock */
 } dfci_inbox;
 
+void *dfci_calloc_aligned(size_t n, size_t size); /* memory.c */
 int dfci_inbox_init(dfci_inbox *ib);
 void dfci_inbox_destroy(dfci_inbox *ib); /* frees messages still queued */
 void dfci_inbox_push(dfci_inbox *ib, dfci_msg *m);

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "dfc.h"
+#include "internal.h"
 
 #define ARENA_CHUNK (64 * 1024)
 
@@ -99,4 +99,15 @@ void dfc_arena_free(dfc_arena *a)
     }
     a->chunks = NULL;
     a->cur = a->end = NULL;
+}
+
+/* n zeroed elements on their own cache lines (worker structs, inboxes):
+ * NULL when out of memory; free with free(). */
+void *dfci_calloc_aligned(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size) return NULL;
+    size_t bytes = (n * size + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p) memset(p, 0, bytes ? bytes : 64);
+    return p;
 }

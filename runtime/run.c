@@ -106,9 +106,9 @@ int dfci_run(const dfc_flow *flow, const char *prog, const dfci_options *o)
     dfc_worker *setup = calloc(1, sizeof *setup);
     dfc_source_args *sargs = calloc((size_t)flow->nsources + 1, sizeof *sargs);
     dfc_str *spaths = calloc((size_t)flow->nsinks + 1, sizeof *spaths);
-    dfc_worker *ws = calloc((size_t)W, sizeof *ws);
+    dfc_worker *ws = dfci_calloc_aligned((size_t)W, sizeof *ws);
     pthread_t *th = calloc((size_t)W, sizeof *th);
-    dfci_inbox *inboxes = calloc((size_t)W, sizeof *inboxes); /* p.inboxes once all are set up */
+    dfci_inbox *inboxes = dfci_calloc_aligned((size_t)W, sizeof *inboxes); /* p.inboxes once all are set up */
     int inited = 0, ninbox = 0, started = 0;
     bool all_ended = true;
     bool clustered = p.processes > 1;

@@ -205,7 +205,7 @@ static inline bool same_bytes(const char *a, const char *b, size_t n)
     return true;
 }
 
-static size_t probe(const dfc_table *t, dfc_str key, uint64_t hash, bool *found)
+static inline __attribute__((always_inline)) size_t probe(const dfc_table *t, dfc_str key, uint64_t hash, bool *found)
 {
     size_t i = home(t, hash);
     uint64_t head = key.len ? key_head(key.ptr, (size_t)key.len) : 0;
