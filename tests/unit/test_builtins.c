@@ -13,24 +13,7 @@
 
 #include "dfc.h"
 #include "io.h"
-
-/* ---- a tiny TAP producer ---- */
-static int t_n, t_failed;
-static void t_ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s %d - ", cond ? "ok" : "not ok", ++t_n);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    if (!cond) t_failed++;
-}
-static int t_done(void)
-{
-    printf("1..%d\n", t_n);
-    return t_failed ? 1 : 0;
-}
+#include "tap.h"
 
 /* ---- stubs for the worker layer: dfc_fail jumps back with its message ---- */
 static jmp_buf fail_jmp;

@@ -7,15 +7,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
-
-static int tests, failures;
-
-static void ok(int cond, const char *name)
-{
-    tests++;
-    if (!cond) failures++;
-    printf("%s %d - %s\n", cond ? "ok" : "not ok", tests, name);
-}
+#include "tap.h"
 
 #define PRODUCERS 3
 #define PER_PRODUCER 20000
@@ -41,27 +33,30 @@ int main(void)
     dfci_msg *m = dfci_msg_data(3, 5, 7, 42, 2, "hello", 5);
     dfci_msg_encode(m, &b);
     dfci_msg *d = dfci_msg_decode(b.data, b.len, err, sizeof err);
-    ok(b.len == DFCI_MSG_WIRE_HEADER + 5 && d && d->kind == DFCI_MSG_DATA && d->chan == 3 &&
-           d->from == 5 && d->dest == 7 && d->epoch == 42 && d->count == 2 && d->len == 5 &&
-           memcmp(d->bytes, "hello", 5) == 0,
-       "DATA round trip");
+    t_ok(b.len == DFCI_MSG_WIRE_HEADER + 5 && d && d->kind == DFCI_MSG_DATA && d->chan == 3 &&
+             d->from == 5 && d->dest == 7 && d->epoch == 42 && d->count == 2 && d->len == 5 &&
+             memcmp(d->bytes, "hello", 5) == 0,
+         "DATA round trip");
     dfci_msg_free(d);
-    ok(dfci_msg_decode(b.data, b.len - 1, err, sizeof err) == NULL, "a truncated DATA message is refused");
-    ok(dfci_msg_decode(b.data, 10, err, sizeof err) == NULL, "a message shorter than the header is refused");
+    t_ok(dfci_msg_decode(b.data, b.len - 1, err, sizeof err) == NULL,
+         "a truncated DATA message is refused");
+    t_ok(dfci_msg_decode(b.data, 10, err, sizeof err) == NULL,
+         "a message shorter than the header is refused");
     b.data[0] = 9;
-    ok(dfci_msg_decode(b.data, b.len, err, sizeof err) == NULL, "an unknown kind is refused");
+    t_ok(dfci_msg_decode(b.data, b.len, err, sizeof err) == NULL, "an unknown kind is refused");
     dfci_msg_free(m);
     b.len = 0;
     m = dfci_msg_progress(1, 2, 3, INT64_MAX);
     dfci_msg_encode(m, &b);
     d = dfci_msg_decode(b.data, b.len, err, sizeof err);
-    ok(d && d->kind == DFCI_MSG_PROGRESS && d->epoch == INT64_MAX && d->len == 0, "PROGRESS round trip");
+    t_ok(d && d->kind == DFCI_MSG_PROGRESS && d->epoch == INT64_MAX && d->len == 0,
+         "PROGRESS round trip");
     dfci_msg_free(d);
     dfci_msg_free(m);
     dfc_buf_free(&b);
 
     /* Inbox: FIFO per producer, byte accounting, across threads. */
-    ok(dfci_inbox_init(&inbox) == 0, "inbox init");
+    t_ok(dfci_inbox_init(&inbox) == 0, "inbox init");
     pthread_t th[PRODUCERS];
     for (int i = 0; i < PRODUCERS; i++) pthread_create(&th[i], NULL, producer, (void *)(intptr_t)i);
     int next[PRODUCERS] = {0}, got = 0, in_order = 1;
@@ -79,10 +74,10 @@ int main(void)
         }
     }
     for (int i = 0; i < PRODUCERS; i++) pthread_join(th[i], NULL);
-    ok(in_order, "messages of each producer arrive in order");
-    ok(atomic_load(&inbox.bytes) == 0, "queued bytes return to 0");
+    t_ok(in_order, "messages of each producer arrive in order");
+    t_ok(atomic_load(&inbox.bytes) == 0, "queued bytes return to 0");
     dfci_inbox_push(&inbox, dfci_msg_data(0, 0, 0, 1, 1, "abc", 3));
-    ok(atomic_load(&inbox.bytes) == 3, "queued bytes count payload");
+    t_ok(atomic_load(&inbox.bytes) == 3, "queued bytes count payload");
     dfci_inbox_destroy(&inbox); /* frees the queued message */
 
     /* dfci_deliver checks indexes and needs the network seam for remote workers. */
@@ -97,16 +92,17 @@ int main(void)
     dfci_inbox local;
     dfci_inbox_init(&local);
     p.inboxes = &local;
-    ok(dfci_deliver(&p, dfci_msg_progress(0, 1, 0, 5), err, sizeof err) == 0 && local.head &&
-           local.head->epoch == 5,
-       "deliver to a local worker");
-    ok(dfci_deliver(&p, dfci_msg_progress(1, 1, 0, 5), err, sizeof err) == -1, "a bad channel is refused");
-    ok(dfci_deliver(&p, dfci_msg_progress(0, 1, 2, 5), err, sizeof err) == -1, "a bad destination is refused");
-    ok(dfci_deliver(&p, dfci_msg_progress(0, 0, 1, 5), err, sizeof err) == -1 &&
-           strstr(err, "no network layer"),
-       "a remote worker without the network seam is an error");
+    t_ok(dfci_deliver(&p, dfci_msg_progress(0, 1, 0, 5), err, sizeof err) == 0 && local.head &&
+             local.head->epoch == 5,
+         "deliver to a local worker");
+    t_ok(dfci_deliver(&p, dfci_msg_progress(1, 1, 0, 5), err, sizeof err) == -1,
+         "a bad channel is refused");
+    t_ok(dfci_deliver(&p, dfci_msg_progress(0, 1, 2, 5), err, sizeof err) == -1,
+         "a bad destination is refused");
+    t_ok(dfci_deliver(&p, dfci_msg_progress(0, 0, 1, 5), err, sizeof err) == -1 &&
+             strstr(err, "no network layer"),
+         "a remote worker without the network seam is an error");
     dfci_inbox_destroy(&local);
 
-    printf("1..%d\n", tests);
-    return failures ? 1 : 0;
+    return t_done();
 }

@@ -11,15 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-static int tests, failures;
-
-static void ok(int cond, const char *name)
-{
-    tests++;
-    if (!cond) failures++;
-    printf("%s %d - %s\n", cond ? "ok" : "not ok", tests, name);
-}
+#include "tap.h"
 
 typedef struct params {
     dfc_str input;
@@ -78,7 +70,7 @@ static const params *P(void) { return o.params; }
 
 static void is_err(int rc, const char *want, const char *name)
 {
-    ok(rc == -1 && strcmp(err, want) == 0, name);
+    t_ok(rc == -1 && strcmp(err, want) == 0, "%s", name);
     if (rc != -1 || strcmp(err, want) != 0) printf("#   got:  '%s'\n#   want: '%s'\n", err, want);
 }
 
@@ -88,19 +80,19 @@ int main(void)
     memset(&o, 0, sizeof o);
 
     int rc = parse("input=a.txt", NULL);
-    ok(rc == 0 && o.workers_per_process == 1 && o.processes == 1 && o.process_id == 0 &&
-           o.connect_timeout == 30 && o.action == DFCI_RUN,
-       "defaults");
-    ok(P()->top == 10 && P()->ratio == 0.5 && !P()->verbose && P()->input.len == 5 &&
-           memcmp(P()->input.ptr, "a.txt", 5) == 0,
-       "param defaults and a str param");
+    t_ok(rc == 0 && o.workers_per_process == 1 && o.processes == 1 && o.process_id == 0 &&
+             o.connect_timeout == 30 && o.action == DFCI_RUN,
+         "defaults");
+    t_ok(P()->top == 10 && P()->ratio == 0.5 && !P()->verbose && P()->input.len == 5 &&
+             memcmp(P()->input.ptr, "a.txt", 5) == 0,
+         "param defaults and a str param");
 
-    ok(parse("-w4", "input=x", NULL) == 0 && o.workers_per_process == 4, "-w4");
-    ok(parse("-w", "3", "input=x", NULL) == 0 && o.workers_per_process == 3, "-w 3");
-    ok(parse("--workers-per-process=5", "input=x", NULL) == 0 && o.workers_per_process == 5,
-       "--workers-per-process=5");
-    ok(parse("--workers-per-process", "6", "input=x", NULL) == 0 && o.workers_per_process == 6,
-       "--workers-per-process 6");
+    t_ok(parse("-w4", "input=x", NULL) == 0 && o.workers_per_process == 4, "-w4");
+    t_ok(parse("-w", "3", "input=x", NULL) == 0 && o.workers_per_process == 3, "-w 3");
+    t_ok(parse("--workers-per-process=5", "input=x", NULL) == 0 && o.workers_per_process == 5,
+         "--workers-per-process=5");
+    t_ok(parse("--workers-per-process", "6", "input=x", NULL) == 0 && o.workers_per_process == 6,
+         "--workers-per-process 6");
     is_err(parse("-w0", "input=x", NULL),
            "-w/--workers-per-process must be a positive integer, got '0'", "-w0");
     is_err(parse("-w", "-2", "input=x", NULL),
@@ -108,8 +100,9 @@ int main(void)
     is_err(parse("input=x", "-w", NULL), "-w/--workers-per-process needs a value", "-w at the end");
 
     setenv("DFC_WORKERS_PER_PROCESS", "3", 1);
-    ok(parse("input=x", NULL) == 0 && o.workers_per_process == 3, "DFC_WORKERS_PER_PROCESS");
-    ok(parse("-w2", "input=x", NULL) == 0 && o.workers_per_process == 2, "the flag wins over the env");
+    t_ok(parse("input=x", NULL) == 0 && o.workers_per_process == 3, "DFC_WORKERS_PER_PROCESS");
+    t_ok(parse("-w2", "input=x", NULL) == 0 && o.workers_per_process == 2,
+         "the flag wins over the env");
     setenv("DFC_WORKERS_PER_PROCESS", "many", 1);
     is_err(parse("input=x", NULL), "DFC_WORKERS_PER_PROCESS must be a positive integer, got 'many'",
            "bad DFC_WORKERS_PER_PROCESS");
@@ -120,15 +113,17 @@ int main(void)
     is_err(parse("input=x", "top=9223372036854775808", NULL),
            "param 'top' expects an i64, got '9223372036854775808'", "i64 out of range");
     is_err(parse("input=x", "top=12x", NULL), "param 'top' expects an i64, got '12x'", "trailing junk");
-    ok(parse("input=x", "top=-9223372036854775808", NULL) == 0 && P()->top == INT64_MIN, "i64 minimum");
-    ok(parse("input=x", "top=+7", NULL) == 0 && P()->top == 7, "i64 with a plus sign");
-    ok(parse("input=x", "ratio=1e-3", "verbose=true", NULL) == 0 && P()->ratio == 1e-3 && P()->verbose,
-       "f64 and bool");
+    t_ok(parse("input=x", "top=-9223372036854775808", NULL) == 0 && P()->top == INT64_MIN,
+         "i64 minimum");
+    t_ok(parse("input=x", "top=+7", NULL) == 0 && P()->top == 7, "i64 with a plus sign");
+    t_ok(parse("input=x", "ratio=1e-3", "verbose=true", NULL) == 0 && P()->ratio == 1e-3 &&
+             P()->verbose,
+         "f64 and bool");
     is_err(parse("input=x", "ratio=", NULL), "param 'ratio' expects an f64, got ''", "empty f64");
     is_err(parse("input=x", "verbose=yes", NULL),
            "param 'verbose' expects a bool (true or false), got 'yes'", "bool=yes");
-    ok(parse("input=", NULL) == 0 && P()->input.len == 0, "an empty str param");
-    ok(parse("input=a=b", NULL) == 0 && P()->input.len == 3, "a str param containing '='");
+    t_ok(parse("input=", NULL) == 0 && P()->input.len == 0, "an empty str param");
+    t_ok(parse("input=a=b", NULL) == 0 && P()->input.len == 3, "a str param containing '='");
     is_err(parse("input=x", "x=1", NULL), "unknown param 'x'; the flow's params are: input, top, ratio, verbose",
            "unknown param");
     is_err(parse("top=3", NULL), "missing required param 'input' (give it as input=<str>)", "missing required param");
@@ -153,21 +148,22 @@ int main(void)
     is_err(parse("input=x", "-a", "h:1;;h:2", "-i0", NULL), "-a/--addresses: empty address in 'h:1;;h:2'",
            "empty entry");
     rc = parse("input=x", "--addresses=10.0.0.1:2101; [::1]:2102", "--process-id=1", NULL);
-    ok(rc == 0 && o.processes == 2 && o.process_id == 1 && strcmp(o.addresses[0], "10.0.0.1:2101") == 0 &&
-           strcmp(o.addresses[1], "[::1]:2102") == 0,
-       "-a with two addresses and -i1");
+    t_ok(rc == 0 && o.processes == 2 && o.process_id == 1 &&
+             strcmp(o.addresses[0], "10.0.0.1:2101") == 0 &&
+             strcmp(o.addresses[1], "[::1]:2102") == 0,
+         "-a with two addresses and -i1");
 
     char path[] = "/tmp/dfc_test_hosts_XXXXXX";
     int fd = mkstemp(path);
     const char *hosts = "a:1\n\nb:2\r\nc:3\n";
-    ok(fd >= 0 && write(fd, hosts, strlen(hosts)) == (ssize_t)strlen(hosts), "write a host file");
+    t_ok(fd >= 0 && write(fd, hosts, strlen(hosts)) == (ssize_t)strlen(hosts), "write a host file");
     close(fd);
     setenv("DFC_HOSTFILE_PATH", path, 1);
     setenv("DFC_POD_NAME", "wc-2", 1);
     setenv("DFC_STATEFULSET_NAME", "wc", 1);
     rc = parse("input=x", NULL);
-    ok(rc == 0 && o.processes == 3 && o.process_id == 2 && strcmp(o.addresses[1], "b:2") == 0,
-       "DFC_HOSTFILE_PATH and DFC_POD_NAME minus DFC_STATEFULSET_NAME-");
+    t_ok(rc == 0 && o.processes == 3 && o.process_id == 2 && strcmp(o.addresses[1], "b:2") == 0,
+         "DFC_HOSTFILE_PATH and DFC_POD_NAME minus DFC_STATEFULSET_NAME-");
     setenv("DFC_POD_NAME", "other-1", 1);
     is_err(parse("input=x", NULL), "DFC_POD_NAME 'other-1' does not start with 'wc-' (DFC_STATEFULSET_NAME)",
            "a pod name of another set");
@@ -175,26 +171,28 @@ int main(void)
     unlink(path);
     setenv("DFC_ADDRESSES", "a:1;b:2", 1);
     setenv("DFC_PROCESS_ID", "1", 1);
-    ok(parse("input=x", NULL) == 0 && o.processes == 2 && o.process_id == 1, "DFC_ADDRESSES and DFC_PROCESS_ID");
+    t_ok(parse("input=x", NULL) == 0 && o.processes == 2 && o.process_id == 1,
+         "DFC_ADDRESSES and DFC_PROCESS_ID");
     clear_env();
 
     /* other flags */
-    ok(parse("input=x", "-s", "0.5", "-b30", "--connect-timeout=5", "--secret-file", "k", "-r", "d", NULL) == 0 &&
-           o.snapshot_interval == 0.5 && o.backup_interval == 30 && o.connect_timeout == 5 &&
-           strcmp(o.secret_file, "k") == 0 && strcmp(o.recovery_dir, "d") == 0,
-       "-s -b --connect-timeout --secret-file -r");
+    t_ok(parse("input=x", "-s", "0.5", "-b30", "--connect-timeout=5", "--secret-file", "k", "-r",
+               "d", NULL) == 0 &&
+             o.snapshot_interval == 0.5 && o.backup_interval == 30 && o.connect_timeout == 5 &&
+             strcmp(o.secret_file, "k") == 0 && strcmp(o.recovery_dir, "d") == 0,
+         "-s -b --connect-timeout --secret-file -r");
     is_err(parse("input=x", "-s0", NULL), "-s/--snapshot-interval must be a positive number of seconds, got '0'",
            "-s0");
     is_err(parse("input=x", "-p2", "-a", "h:1", "-i0", NULL),
            "-p/--processes starts a local cluster and cannot be combined with -a/--addresses", "-p with -a");
-    ok(parse("input=x", "--bind", "0.0.0.0", "--stall-timeout", "3", NULL) == 0 &&
-           strcmp(o.bind_address, "0.0.0.0") == 0 && o.stall_timeout == 3,
-       "--bind and --stall-timeout");
+    t_ok(parse("input=x", "--bind", "0.0.0.0", "--stall-timeout", "3", NULL) == 0 &&
+             strcmp(o.bind_address, "0.0.0.0") == 0 && o.stall_timeout == 3,
+         "--bind and --stall-timeout");
     setenv("DFC_BIND_ADDRESS", "[::]:9000", 1);
     setenv("DFC_STALL_TIMEOUT", "20", 1);
-    ok(parse("input=x", NULL) == 0 && strcmp(o.bind_address, "[::]:9000") == 0 &&
-           o.stall_timeout == 20,
-       "DFC_BIND_ADDRESS and DFC_STALL_TIMEOUT");
+    t_ok(parse("input=x", NULL) == 0 && strcmp(o.bind_address, "[::]:9000") == 0 &&
+             o.stall_timeout == 20,
+         "DFC_BIND_ADDRESS and DFC_STALL_TIMEOUT");
     unsetenv("DFC_BIND_ADDRESS");
     unsetenv("DFC_STALL_TIMEOUT");
     is_err(parse("input=x", "--stall-timeout", "1", NULL),
@@ -202,10 +200,11 @@ int main(void)
            "--stall-timeout 1");
     is_err(parse("input=x", "--bind", "", NULL),
            "--bind must be a host or host:port to listen on (e.g. 0.0.0.0), got ''", "--bind ''");
-    ok(parse("--help", "top=abc", NULL) == 0 && o.action == DFCI_HELP, "--help stops before params are checked");
-    ok(parse("-h", NULL) == 0 && o.action == DFCI_HELP, "-h");
-    ok(parse("--version", NULL) == 0 && o.action == DFCI_VERSION, "--version");
-    ok(parse("--graph", NULL) == 0 && o.action == DFCI_GRAPH, "--graph");
+    t_ok(parse("--help", "top=abc", NULL) == 0 && o.action == DFCI_HELP,
+         "--help stops before params are checked");
+    t_ok(parse("-h", NULL) == 0 && o.action == DFCI_HELP, "-h");
+    t_ok(parse("--version", NULL) == 0 && o.action == DFCI_VERSION, "--version");
+    t_ok(parse("--graph", NULL) == 0 && o.action == DFCI_GRAPH, "--graph");
     is_err(parse("--version=2", NULL), "option '--version' takes no value", "--version=2");
 
     /* --help text */
@@ -214,9 +213,10 @@ int main(void)
     FILE *mem = open_memstream(&buf, &len);
     dfci_cli_usage(&flow, "wc", mem);
     fclose(mem);
-    ok(strstr(buf, "usage: wc [options] [param=value ...]\n") && strstr(buf, "\n  top: i64 = 10\n") &&
-           strstr(buf, "\n  input: str (required)\n") && strstr(buf, "\n  verbose: bool = false\n"),
-       "--help lists the params with types, defaults and required ones");
+    t_ok(strstr(buf, "usage: wc [options] [param=value ...]\n") &&
+             strstr(buf, "\n  top: i64 = 10\n") && strstr(buf, "\n  input: str (required)\n") &&
+             strstr(buf, "\n  verbose: bool = false\n"),
+         "--help lists the params with types, defaults and required ones");
     free(buf);
     dfci_cli_free(&o);
 
@@ -236,11 +236,10 @@ int main(void)
     dup2(saved, 2);
     close(saved);
     close(null);
-    ok(s1 == 2, "-r: not supported yet, exit 2");
-    ok(s2 == 2, "-a with two processes and no secret: exit 2");
-    ok(s3 == 2, "a usage error: exit 2");
-    ok(s4 == 0, "-a with one address runs in this process");
+    t_ok(s1 == 2, "-r: not supported yet, exit 2");
+    t_ok(s2 == 2, "-a with two processes and no secret: exit 2");
+    t_ok(s3 == 2, "a usage error: exit 2");
+    t_ok(s4 == 0, "-a with one address runs in this process");
 
-    printf("1..%d\n", tests);
-    return failures ? 1 : 0;
+    return t_done();
 }

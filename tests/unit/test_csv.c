@@ -20,24 +20,7 @@
 #include "../../runtime/source_lines.c"
 
 #include <unistd.h>
-
-/* ---- a tiny TAP producer ---- */
-static int t_n, t_failed;
-static void t_ok(int cond, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s %d - ", cond ? "ok" : "not ok", ++t_n);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    if (!cond) t_failed++;
-}
-static int t_done(void)
-{
-    printf("1..%d\n", t_n);
-    return t_failed ? 1 : 0;
-}
+#include "tap.h"
 
 /* ---- stubs for the worker layer ---- */
 void dfc_fail(dfc_worker *w, const char *fmt, ...)

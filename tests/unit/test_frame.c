@@ -9,25 +9,14 @@
 #include <string.h>
 
 #include "frame.h"
+#include "tap.h"
 
-static int tests, failures;
-
-static void ok(int cond, const char *name, const char *diag)
-{
-    tests++;
-    printf("%s %d - %s\n", cond ? "ok" : "not ok", tests, name);
-    if (!cond) {
-        failures++;
-        if (diag && *diag) printf("#   %s\n", diag);
-    }
-}
-
-/* ok() plus: the error code is `want` and the message contains `needle`. */
+/* t_ok_diag() plus: the error code is `want` and the message contains `needle`. */
 static void rejects(int rc, int want, const char *err, const char *needle, const char *name)
 {
     char diag[600];
     snprintf(diag, sizeof diag, "rc %d (want %d), message: %s", rc, want, err);
-    ok(rc == want && strstr(err, needle) != NULL, name, diag);
+    t_ok_diag(rc == want && strstr(err, needle) != NULL, name, diag);
 }
 
 static uint8_t key[32];
@@ -62,14 +51,16 @@ int main(void)
     /* round trip */
     pair(&tx, &rx);
     na = seal(&tx, DFCI_FRAME_DATA, "hello, peer", a);
-    ok(na == DFCI_FRAME_OVERHEAD + 11, "a sealed frame is payload + 29 bytes", "");
-    ok(memmem(a, na, "hello", 5) == NULL, "the payload is not visible on the wire", "");
+    t_ok_diag(na == DFCI_FRAME_OVERHEAD + 11, "a sealed frame is payload + 29 bytes", "");
+    t_ok_diag(memmem(a, na, "hello", 5) == NULL, "the payload is not visible on the wire", "");
     rc = dfci_frame_open(&rx, a, na, &type, &payload, &plen, err, sizeof err);
-    ok(rc == 0 && type == DFCI_FRAME_DATA && plen == 11 && memcmp(payload, "hello, peer", 11) == 0,
-       "open gives back the type and the payload", err);
+    t_ok_diag(rc == 0 && type == DFCI_FRAME_DATA && plen == 11 &&
+                  memcmp(payload, "hello, peer", 11) == 0,
+              "open gives back the type and the payload", err);
     nb = seal(&tx, DFCI_FRAME_HEARTBEAT, "", b);
     rc = dfci_frame_open(&rx, b, nb, &type, &payload, &plen, err, sizeof err);
-    ok(rc == 0 && type == DFCI_FRAME_HEARTBEAT && plen == 0, "an empty heartbeat frame opens", err);
+    t_ok_diag(rc == 0 && type == DFCI_FRAME_HEARTBEAT && plen == 0,
+              "an empty heartbeat frame opens", err);
 
     /* tampered: flip one byte of the body, then of the header */
     pair(&tx, &rx);
@@ -85,9 +76,10 @@ int main(void)
     memcpy(a, c, na);
     a[2] ^= 0x00, a[5] ^= 0x40; /* the sequence number, high bits */
     rc = dfci_frame_open(&rx, a, na, &type, &payload, &plen, err, sizeof err);
-    ok(rc != 0, "a tampered header is rejected", err);
+    t_ok_diag(rc != 0, "a tampered header is rejected", err);
     rc = dfci_frame_open(&rx, c, na, &type, &payload, &plen, err, sizeof err);
-    ok(rc == 0 && plen == 10, "after failures the receiver still opens the untouched frame", err);
+    t_ok_diag(rc == 0 && plen == 10, "after failures the receiver still opens the untouched frame",
+              err);
 
     /* a frame sealed under another key */
     {
@@ -116,7 +108,7 @@ int main(void)
     na = seal(&tx, DFCI_FRAME_DATA, "once", a);
     memcpy(c, a, na);
     rc = dfci_frame_open(&rx, a, na, &type, &payload, &plen, err, sizeof err);
-    ok(rc == 0, "the original frame opens", err);
+    t_ok_diag(rc == 0, "the original frame opens", err);
     rc = dfci_frame_open(&rx, c, na, &type, &payload, &plen, err, sizeof err);
     rejects(rc, DFCI_FRAME_EREPLAY, err, "replayed frame (sequence 0, expected 1)",
             "the same frame again is rejected as replayed");
@@ -135,7 +127,7 @@ int main(void)
     rejects(rc, DFCI_FRAME_EORDER, err, "frame out of order (sequence 1, expected 0)",
             "a frame ahead of its turn is rejected as out of order");
     rc = dfci_frame_open(&rx, a, na, &type, &payload, &plen, err, sizeof err);
-    ok(rc == 0 && plen == 5, "the frame in turn still opens", err);
+    t_ok_diag(rc == 0 && plen == 5, "the frame in turn still opens", err);
     /* a dropped frame shows up as a gap */
     nc = seal(&tx, DFCI_FRAME_DATA, "third", c);
     rc = dfci_frame_open(&rx, c, nc, &type, &payload, &plen, err, sizeof err);
@@ -152,7 +144,7 @@ int main(void)
     rejects(rc, DFCI_FRAME_EOVERSIZE, err, "over the 16 MiB limit", "one byte over the limit is refused");
     a[3] = 0x11; /* exactly the limit */
     rc = dfci_frame_check_header(a, &bodylen, err, sizeof err);
-    ok(rc == 0 && bodylen == DFCI_FRAME_MAX_BODY, "a full 16 MiB payload is allowed", err);
+    t_ok_diag(rc == 0 && bodylen == DFCI_FRAME_MAX_BODY, "a full 16 MiB payload is allowed", err);
     a[0] = 0, a[1] = 0, a[2] = 0, a[3] = 3;
     rc = dfci_frame_check_header(a, &bodylen, err, sizeof err);
     rejects(rc, DFCI_FRAME_ESHORT, err, "too short", "a length too short for a tag is refused");
@@ -171,8 +163,8 @@ int main(void)
         randombytes_buf(m, big);
         rc = dfci_frame_seal(&tx, DFCI_FRAME_DATA, m, big, w, &nw, err, sizeof err);
         rc = rc ? rc : dfci_frame_open(&rx, w, nw, &type, &payload, &plen, err, sizeof err);
-        ok(rc == 0 && plen == big && memcmp(payload, m, big) == 0, "a 16 MiB payload round-trips",
-           err);
+        t_ok_diag(rc == 0 && plen == big && memcmp(payload, m, big) == 0,
+                  "a 16 MiB payload round-trips", err);
         free(m);
         free(w);
     }
@@ -184,8 +176,7 @@ int main(void)
     rejects(rc, DFCI_FRAME_ETYPE, err, "unknown type 42", "an unknown frame type is rejected");
 
     dfci_frame_key_wipe(&tx);
-    ok(tx.seq == 0 && tx.key[0] == 0 && tx.key[31] == 0, "wipe clears the key", "");
+    t_ok_diag(tx.seq == 0 && tx.key[0] == 0 && tx.key[31] == 0, "wipe clears the key", "");
 
-    printf("1..%d\n", tests);
-    return failures != 0;
+    return t_done();
 }

@@ -12,18 +12,7 @@
 #include <unistd.h>
 
 #include "handshake.h"
-
-static int tests, failures;
-
-static void ok(int cond, const char *name, const char *diag)
-{
-    tests++;
-    printf("%s %d - %s\n", cond ? "ok" : "not ok", tests, name);
-    if (!cond) {
-        failures++;
-        if (diag && *diag) printf("#   %s\n", diag);
-    }
-}
+#include "tap.h"
 
 typedef struct side {
     int fd, initiator;
@@ -87,9 +76,9 @@ static void both_refuse(side *d, side *l, const char *needle, const char *name)
     char diag[1200];
     snprintf(diag, sizeof diag, "dialer rc %d: %s | listener rc %d: %s", d->rc, d->err, l->rc,
              l->err);
-    ok(d->rc == DFCI_HS_EPEER && l->rc == DFCI_HS_EPEER && strstr(d->err, needle) &&
-           strstr(l->err, needle),
-       name, diag);
+    t_ok_diag(d->rc == DFCI_HS_EPEER && l->rc == DFCI_HS_EPEER && strstr(d->err, needle) &&
+                  strstr(l->err, needle),
+              name, diag);
 }
 
 int main(void)
@@ -106,18 +95,20 @@ int main(void)
     defaults(&d, &l);
     run(&d, &l);
     snprintf(diag, sizeof diag, "dialer %d %s | listener %d %s", d.rc, d.err, l.rc, l.err);
-    ok(d.rc == 0 && l.rc == 0, "matching secret and parameters: both sides succeed", diag);
-    ok(d.res.peer_id == 0 && l.res.peer_id == 1, "each side learns the other's process id", "");
-    ok(memcmp(d.res.tx_key, l.res.rx_key, 32) == 0 && memcmp(d.res.rx_key, l.res.tx_key, 32) == 0,
-       "both sides derive the same session keys", "");
-    ok(memcmp(d.res.tx_key, d.res.rx_key, 32) != 0, "each direction has its own key", "");
-    ok(memcmp(d.res.tx_key, secret, 32) != 0, "the session key is not the secret", "");
+    t_ok_diag(d.rc == 0 && l.rc == 0, "matching secret and parameters: both sides succeed", diag);
+    t_ok_diag(d.res.peer_id == 0 && l.res.peer_id == 1, "each side learns the other's process id",
+              "");
+    t_ok_diag(memcmp(d.res.tx_key, l.res.rx_key, 32) == 0 &&
+                  memcmp(d.res.rx_key, l.res.tx_key, 32) == 0,
+              "both sides derive the same session keys", "");
+    t_ok_diag(memcmp(d.res.tx_key, d.res.rx_key, 32) != 0, "each direction has its own key", "");
+    t_ok_diag(memcmp(d.res.tx_key, secret, 32) != 0, "the session key is not the secret", "");
     memcpy(first_tx, d.res.tx_key, 32);
 
     defaults(&d, &l);
     run(&d, &l);
-    ok(d.rc == 0 && l.rc == 0 && memcmp(first_tx, d.res.tx_key, 32) != 0,
-       "a second handshake gets fresh keys (ephemeral key exchange)", "");
+    t_ok_diag(d.rc == 0 && l.rc == 0 && memcmp(first_tx, d.res.tx_key, 32) != 0,
+              "a second handshake gets fresh keys (ephemeral key exchange)", "");
 
     defaults(&d, &l);
     d.p.secret[7] ^= 1;
@@ -131,22 +122,24 @@ int main(void)
     run(&d, &l);
     both_refuse(&d, &l, "peer runs a different dataflow (fingerprint",
                 "different flows: both sides say different dataflow");
-    ok(strstr(d.err, "ab12") && strstr(d.err, "cd34") && strstr(d.err, "ab12") < strstr(d.err, "cd34"),
-       "the message shows both fingerprints, ours first", d.err);
+    t_ok_diag(strstr(d.err, "ab12") && strstr(d.err, "cd34") &&
+                  strstr(d.err, "ab12") < strstr(d.err, "cd34"),
+              "the message shows both fingerprints, ours first", d.err);
 
     defaults(&d, &l);
     d.p.workers_per_process = 3;
     run(&d, &l);
     both_refuse(&d, &l, "-w", "different -w: both sides name the -w values");
-    ok(strstr(d.err, "peer runs with -w 2, this process with -w 3") != NULL,
-       "the dialer's message has both -w values", d.err);
+    t_ok_diag(strstr(d.err, "peer runs with -w 2, this process with -w 3") != NULL,
+              "the dialer's message has both -w values", d.err);
 
     defaults(&d, &l);
     d.p.nprocs = 3;
     run(&d, &l);
     both_refuse(&d, &l, "processes", "different process counts: both sides say so");
-    ok(strstr(l.err, "peer runs a cluster of 3 processes, this process a cluster of 2") != NULL,
-       "the listener's message has both counts", l.err);
+    t_ok_diag(strstr(l.err, "peer runs a cluster of 3 processes, this process a cluster of 2") !=
+                  NULL,
+              "the listener's message has both counts", l.err);
 
     defaults(&d, &l);
     d.p.addresses_hash[5] ^= 1;
@@ -164,8 +157,8 @@ int main(void)
     l.p.proc_id = 2; /* process 1 dials 0 but reaches 2 */
     d.p.proc_id = 1;
     run(&d, &l);
-    ok(d.rc == DFCI_HS_EPEER && strstr(d.err, "dialed process 0 but reached process 2"),
-       "reaching the wrong process is named", d.err);
+    t_ok_diag(d.rc == DFCI_HS_EPEER && strstr(d.err, "dialed process 0 but reached process 2"),
+              "reaching the wrong process is named", d.err);
 
     defaults(&d, &l);
     d.p.secret[0] ^= 1;
@@ -184,8 +177,9 @@ int main(void)
         pthread_create(&t, NULL, run_side, &l);
         (void)!write(sv[0], "GET / HTTP/1.0\r\n\r\n", 18);
         pthread_join(t, NULL);
-        ok(l.rc == DFCI_HS_ESTRANGER && strstr(l.err, "not a dfc peer (it sent \"GET / HT\")"),
-           "garbage: the listener says not a dfc peer and quotes it", l.err);
+        t_ok_diag(l.rc == DFCI_HS_ESTRANGER &&
+                      strstr(l.err, "not a dfc peer (it sent \"GET / HT\")"),
+                  "garbage: the listener says not a dfc peer and quotes it", l.err);
         close(sv[0]);
         close(sv[1]);
 
@@ -194,8 +188,8 @@ int main(void)
         l.fd = sv[1];
         close(sv[0]);
         run_side(&l);
-        ok(l.rc == DFCI_HS_EIO && strstr(l.err, "connection closed before a hello"),
-           "connect-then-close: the listener says closed before a hello", l.err);
+        t_ok_diag(l.rc == DFCI_HS_EIO && strstr(l.err, "connection closed before a hello"),
+                  "connect-then-close: the listener says closed before a hello", l.err);
         close(sv[1]);
 
         defaults(&d, &l);
@@ -205,9 +199,9 @@ int main(void)
         {
             int64_t t0 = dfci_hs_now_ms();
             run_side(&l);
-            ok(l.rc == DFCI_HS_EIO && strstr(l.err, "timed out") &&
-                   dfci_hs_now_ms() - t0 < 2000,
-               "a silent stranger times out at the deadline", l.err);
+            t_ok_diag(l.rc == DFCI_HS_EIO && strstr(l.err, "timed out") &&
+                          dfci_hs_now_ms() - t0 < 2000,
+                      "a silent stranger times out at the deadline", l.err);
         }
         close(sv[0]);
         close(sv[1]);
@@ -227,12 +221,11 @@ int main(void)
             (void)!write(sv[1], hello, sizeof hello);
         }
         pthread_join(t, NULL);
-        ok(d.rc == DFCI_HS_EPEER && strstr(d.err, "protocol version 2"),
-           "another protocol version is named", d.err);
+        t_ok_diag(d.rc == DFCI_HS_EPEER && strstr(d.err, "protocol version 2"),
+                  "another protocol version is named", d.err);
         close(sv[0]);
         close(sv[1]);
     }
 
-    printf("1..%d\n", tests);
-    return failures != 0;
+    return t_done();
 }

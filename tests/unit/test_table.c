@@ -7,15 +7,7 @@
 #include <stdlib.h>
 
 #include "dfc.h"
-
-static int tests, failures;
-
-static void ok(int cond, const char *name)
-{
-    tests++;
-    if (!cond) failures++;
-    printf("%s %d - %s\n", cond ? "ok" : "not ok", tests, name);
-}
+#include "tap.h"
 
 typedef struct val {
     int64_t n;
@@ -96,9 +88,9 @@ static void run(int mode, int n, const char *label)
         ref[i] = i * 3;
     }
     snprintf(name, sizeof name, "%s: %d inserts, new values zeroed", label, n);
-    ok(zeroed && created_ok, name);
+    t_ok(zeroed && created_ok, "%s", name);
     snprintf(name, sizeof name, "%s: find and iterate after growth", label);
-    ok(consistent(t, ref, n, mode), name);
+    t_ok(consistent(t, ref, n, mode), "%s", name);
 
     /* Upsert of existing keys finds them. */
     int again = 1;
@@ -111,7 +103,7 @@ static void run(int mode, int n, const char *label)
         ref[i] += 1;
     }
     snprintf(name, sizeof name, "%s: upsert of existing keys", label);
-    ok(again && consistent(t, ref, n, mode), name);
+    t_ok(again && consistent(t, ref, n, mode), "%s", name);
 
     /* Random removals and re-inserts. */
     int rm_ok = 1;
@@ -135,7 +127,7 @@ static void run(int mode, int n, const char *label)
         if (round % (n / 4 + 1) == 0 && !consistent(t, ref, n, mode)) rm_ok = 0;
     }
     snprintf(name, sizeof name, "%s: removals (backward shift) and re-inserts", label);
-    ok(rm_ok && consistent(t, ref, n, mode), name);
+    t_ok(rm_ok && consistent(t, ref, n, mode), "%s", name);
 
     /* Remove everything; the table is empty and still works. */
     for (int i = 0; i < n; i++) {
@@ -145,8 +137,9 @@ static void run(int mode, int n, const char *label)
     }
     size_t it = 0;
     snprintf(name, sizeof name, "%s: empty after removing all", label);
-    ok(dfc_table_count(t) == 0 && !dfc_table_next(t, &it, NULL, NULL) && consistent(t, ref, n, mode),
-       name);
+    t_ok(dfc_table_count(t) == 0 && !dfc_table_next(t, &it, NULL, NULL) &&
+             consistent(t, ref, n, mode),
+         "%s", name);
     dfc_table_free(t);
     free(ref);
 }
@@ -163,7 +156,8 @@ int main(void)
     bool created;
     dfc_str a = DFC_STR_LIT("a");
     void *p = dfc_table_upsert(t, a, dfc_hash_str(a), &created);
-    ok(p != NULL && created && dfc_table_find(t, a, dfc_hash_str(a)) != NULL, "value_size 0 works as a set");
+    t_ok(p != NULL && created && dfc_table_find(t, a, dfc_hash_str(a)) != NULL,
+         "value_size 0 works as a set");
     dfc_table_free(t);
 
     /* Long keys (longer than a key chunk) are copied whole. */
@@ -176,11 +170,10 @@ int main(void)
     *v = 7;
     memset(kb, 'x', big); /* the table holds its own copy */
     for (size_t i = 0; i < big; i++) kb[i] = (char)('a' + i % 26);
-    ok(*(int64_t *)dfc_table_find(t, bk, dfc_hash_str(bk)) == 7 && dfc_table_count(t) == 1,
-       "a key bigger than a chunk");
+    t_ok(*(int64_t *)dfc_table_find(t, bk, dfc_hash_str(bk)) == 7 && dfc_table_count(t) == 1,
+         "a key bigger than a chunk");
     free(kb);
     dfc_table_free(t);
 
-    printf("1..%d\n", tests);
-    return failures ? 1 : 0;
+    return t_done();
 }

@@ -18,16 +18,7 @@
 #include <unistd.h>
 
 #include "internal.h" /* dfci_cli_parse, dfci_run: to lower the inbox limit */
-
-static int tests, failures;
-
-static void ok(int cond, const char *name)
-{
-    tests++;
-    if (!cond) failures++;
-    printf("%s %d - %s\n", cond ? "ok" : "not ok", tests, name);
-    fflush(stdout);
-}
+#include "tap.h"
 
 /* ------------------------------------------------------------ the flow */
 
@@ -276,14 +267,14 @@ static void check_run(const char *wflag, int W, const char *nparam, int64_t n, c
                        : run(err, sizeof err, 3, wflag, nparam, kparam);
     snprintf(name, sizeof name, "%s %s %s%s%s: exit 0, no messages", wflag, nparam, kparam,
              extra ? " " : "", extra ? extra : "");
-    ok(status == 0 && err[0] == 0, name);
+    t_ok(status == 0 && err[0] == 0, "%s", name);
     if (err[0]) printf("# stderr: %s", err);
     snprintf(name, sizeof name, "%s %s %s: exact totals per key", wflag, nparam, kparam);
-    ok(totals_right(n, k), name);
+    t_ok(totals_right(n, k), "%s", name);
     snprintf(name, sizeof name, "%s: each channel's eof ran once per worker", wflag);
-    ok(eofs_once(W), name);
+    t_ok(eofs_once(W), "%s", name);
     snprintf(name, sizeof name, "%s: epochs valid, keys well-formed", wflag);
-    ok(seen.epoch_errors == 0 && seen.received1 >= (n < k ? n : k), name);
+    t_ok(seen.epoch_errors == 0 && seen.received1 >= (n < k ? n : k), "%s", name);
 }
 
 int main(void)
@@ -306,34 +297,36 @@ int main(void)
         o.inbox_limit = 1;
         int status = rc == 0 ? dfci_run(&flow, "test_worker", &o) : -1;
         dfci_cli_free(&o);
-        ok(status == 0 && totals_right(200000, 101) && eofs_once(4), "-w4 with a 1-byte inbox limit");
+        t_ok(status == 0 && totals_right(200000, 101) && eofs_once(4),
+             "-w4 with a 1-byte inbox limit");
     }
 
     char err[4096];
     int status = run(err, sizeof err, 3, "-w4", "n=100000", "fail_at=54321");
-    ok(status == 1, "dfc_fail in a source push: exit status 1");
-    ok(strcmp(err, "test_worker: error: step 'nums.range': boom at 54321\n") == 0,
-       "dfc_fail prints one line naming the step");
+    t_ok(status == 1, "dfc_fail in a source push: exit status 1");
+    t_ok(strcmp(err, "test_worker: error: step 'nums.range': boom at 54321\n") == 0,
+         "dfc_fail prints one line naming the step");
     if (status != 1 || !strstr(err, "boom")) printf("# stderr: %s", err);
-    ok(seen.freed[0] == 1 && seen.freed[3] == 1, "after a failure every worker still ends");
+    t_ok(seen.freed[0] == 1 && seen.freed[3] == 1, "after a failure every worker still ends");
 
     status = run(err, sizeof err, 2, "-w2", "malformed=true");
-    ok(status == 1 && strstr(err, "test_worker: error: step 'counts.count_final': malformed batch"),
-       "a malformed batch fails naming the receiving step");
+    t_ok(status == 1 &&
+             strstr(err, "test_worker: error: step 'counts.count_final': malformed batch"),
+         "a malformed batch fails naming the receiving step");
     if (status != 1) printf("# stderr: %s", err);
 
     status = run(err, sizeof err, 2, "-w3", "n=-4");
-    ok(status == 1 && strcmp(err, "test_worker: error: step 'nums.range': range(n) needs n >= 0, got -4\n") == 0 &&
-           seen.freed[0] == 0,
-       "dfc_fail while resolving source arguments: exit 1, no worker started");
+    t_ok(status == 1 &&
+             strcmp(err, "test_worker: error: step 'nums.range': range(n) needs n >= 0, got -4\n") == 0 &&
+             seen.freed[0] == 0,
+         "dfc_fail while resolving source arguments: exit 1, no worker started");
 
     status = run(err, sizeof err, 1, "-w0");
-    ok(status == 2 && strcmp(err, "test_worker: error: -w/--workers-per-process must be a "
-                                  "positive integer, got '0'\ntry 'test_worker --help'\n") == 0,
-       "-w0 is a usage error (exit 2)");
+    t_ok(status == 2 && strcmp(err, "test_worker: error: -w/--workers-per-process must be a "
+                                    "positive integer, got '0'\ntry 'test_worker --help'\n") == 0,
+         "-w0 is a usage error (exit 2)");
     status = run(err, sizeof err, 1, "n=abc");
-    ok(status == 2 && strstr(err, "error: param 'n' expects an i64, got 'abc'"), "n=abc: exit 2");
+    t_ok(status == 2 && strstr(err, "error: param 'n' expects an i64, got 'abc'"), "n=abc: exit 2");
 
-    printf("1..%d\n", tests);
-    return failures ? 1 : 0;
+    return t_done();
 }
