@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,22 +65,12 @@ struct dfci_sink_local {
     sink_buf *v; /* per sink (FILE, DIR) */
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) DFC_PRINTF(3, 4);
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* A NUL-terminated copy of a path; NULL (err filled) for an empty path or
  * one with a NUL byte inside. */
 static char *path_dup(dfc_str p, char *err, size_t errlen)
 {
     if (p.len <= 0 || memchr(p.ptr, '\0', (size_t)p.len)) {
-        seterr(err, errlen, "invalid path '%.*s'", (int)(p.len > 0 ? p.len : 0), p.ptr);
+        dfci_errf(err, errlen, "invalid path '%.*s'", (int)(p.len > 0 ? p.len : 0), p.ptr);
         return NULL;
     }
     char *s = dfc_heap_alloc((size_t)p.len + 1);
@@ -101,7 +90,7 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
         char c = t[i];
         t[i] = '\0';
         if (mkdir(t, 0777) != 0 && errno != EEXIST) {
-            seterr(err, errlen, "cannot create directory '%s': %s", t, strerror(errno));
+            dfci_errf(err, errlen, "cannot create directory '%s': %s", t, strerror(errno));
             free(t);
             return -1;
         }
@@ -110,11 +99,11 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
     free(t);
     struct stat st;
     if (stat(path, &st) != 0) {
-        seterr(err, errlen, "cannot create directory '%s': %s", path, strerror(errno));
+        dfci_errf(err, errlen, "cannot create directory '%s': %s", path, strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
-        seterr(err, errlen, "cannot create directory '%s': %s", path, strerror(ENOTDIR));
+        dfci_errf(err, errlen, "cannot create directory '%s': %s", path, strerror(ENOTDIR));
         return -1;
     }
     return 0;
@@ -177,7 +166,7 @@ static int flush_buf_mode(dfc_buf *b, int fd, pthread_mutex_t *lock, bool atomic
     if (done < b->len) memmove(b->data, b->data + done, b->len - done);
     b->len -= done;
     if (e) {
-        seterr(err, errlen, "write to %s: %s", what, strerror(e));
+        dfci_errf(err, errlen, "write to %s: %s", what, strerror(e));
         return -1;
     }
     return 0;
@@ -221,7 +210,7 @@ dfci_sinks *dfci_sinks_open(const dfc_flow *flow, const dfc_str *paths, int proc
         if (o->kind == DFC_SINK_FILE && process_id == 0) {
             o->fd = open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
             if (o->fd < 0) {
-                seterr(err, errlen, "cannot open '%s': %s", o->path, strerror(errno));
+                dfci_errf(err, errlen, "cannot open '%s': %s", o->path, strerror(errno));
                 goto fail;
             }
         } else if (o->kind == DFC_SINK_DIR) {
@@ -241,7 +230,7 @@ int dfci_sinks_close(dfci_sinks *s, char *err, size_t errlen)
     for (int k = 0; k < s->nsinks; k++) {
         sink *o = &s->v[k];
         if (o->fd >= 0 && close(o->fd) != 0 && rc == 0) {
-            seterr(err, errlen, "cannot close '%s': %s", o->path, strerror(errno));
+            dfci_errf(err, errlen, "cannot close '%s': %s", o->path, strerror(errno));
             rc = -1;
         }
         free(o->path);
@@ -271,7 +260,7 @@ dfci_sink_local *dfci_sink_local_new(dfci_sinks *s, int worker, char *err, size_
             snprintf(p, n, "%s/part-%d", o->path, worker);
             l->v[k].fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
             if (l->v[k].fd < 0) {
-                seterr(err, errlen, "cannot open '%s': %s", p, strerror(errno));
+                dfci_errf(err, errlen, "cannot open '%s': %s", p, strerror(errno));
                 free(p);
                 dfci_sink_local_free(l);
                 return NULL;
@@ -289,10 +278,10 @@ static int flush_sink(dfci_sink_local *l, int k, char *err, size_t errlen)
     sink_buf *b = &l->v[k];
     if (b->buf.len == 0) return 0;
     if (b->fd < 0) {
-        seterr(err, errlen,
-               "file sink '%s' written by worker %d of process %d; only the process of worker 0 "
-               "opens it",
-               o->path, l->worker, l->s->process_id);
+        dfci_errf(err, errlen,
+                  "file sink '%s' written by worker %d of process %d; only the process of worker 0 "
+                  "opens it",
+                  o->path, l->worker, l->s->process_id);
         return -1;
     }
     char what[64 + 4096];

@@ -5,7 +5,6 @@
  * pushed in runs of RANGE_CHUNK numbers.  A worker with no partition gets a
  * source that is exhausted at once.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,22 +20,12 @@ struct dfci_source {
     int64_t lo, hi;    /* RANGE: numbers still to push */
 };
 
-static void src_err(char *err, size_t errlen, const char *fmt, ...) DFC_PRINTF(3, 4);
-static void src_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* A NUL-terminated copy; NULL (err filled) when s holds a NUL byte. */
 static char *cstr(dfc_str s, const char *what, char *err, size_t errlen)
 {
     int64_t n = s.len > 0 ? s.len : 0;
     if (n && memchr(s.ptr, '\0', (size_t)n)) {
-        src_err(err, errlen, "invalid %s '%.*s': it contains a NUL byte", what, (int)n, s.ptr);
+        dfci_errf(err, errlen, "invalid %s '%.*s': it contains a NUL byte", what, (int)n, s.ptr);
         return NULL;
     }
     char *p = dfc_heap_alloc((size_t)n + 1);
@@ -49,7 +38,7 @@ dfci_source *dfci_source_open(const dfc_source_desc *desc, const dfc_source_args
                               int worker, int total_workers, char *err, size_t errlen)
 {
     if (total_workers < 1 || worker < 0 || worker >= total_workers) {
-        src_err(err, errlen, "source: worker %d of %d", worker, total_workers);
+        dfci_errf(err, errlen, "source: worker %d of %d", worker, total_workers);
         return NULL;
     }
     dfci_source *s = dfc_heap_alloc(sizeof *s);
@@ -89,7 +78,7 @@ dfci_source *dfci_source_open(const dfc_source_desc *desc, const dfc_source_args
         break;
     }
     default:
-        src_err(err, errlen, "unknown source kind %d", desc->kind);
+        dfci_errf(err, errlen, "unknown source kind %d", desc->kind);
         goto fail;
     }
     free(path);

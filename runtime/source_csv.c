@@ -18,7 +18,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,16 +58,6 @@ struct dfci_csv {
     size_t rows_cap;
 };
 
-static void csv_err(char *err, size_t errlen, const char *fmt, ...) DFC_PRINTF(3, 4);
-static void csv_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static void *grow(void *p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return p;
@@ -87,7 +76,7 @@ dfci_csv *dfci_csv_open(const char *path, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        csv_err(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        dfci_errf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
         return NULL;
     }
     dfci_csv *c = dfc_heap_alloc(sizeof *c);
@@ -200,8 +189,8 @@ static int parse(dfci_csv *c, dfc_worker *w, size_t *bytes, char *err, size_t er
                 return 0;
             }
             if (buf[pos] == '"') {
-                csv_err(err, errlen, "csv: line %lld: quote inside an unquoted field",
-                       (long long)c->line);
+                dfci_errf(err, errlen, "csv: line %lld: quote inside an unquoted field",
+                         (long long)c->line);
                 return -1;
             }
             if (buf[pos] == ',') {
@@ -226,8 +215,8 @@ static int parse(dfci_csv *c, dfc_worker *w, size_t *bytes, char *err, size_t er
             c->pos = pos;
             if (pos == len) {
                 if (!eof) return 1;
-                csv_err(err, errlen, "csv: line %lld: quoted field not closed before the end of "
-                       "the file", (long long)c->quote_line);
+                dfci_errf(err, errlen, "csv: line %lld: quoted field not closed before the end of "
+                         "the file", (long long)c->quote_line);
                 return -1;
             }
             if (pos + 1 == len && !eof) return 1; /* is it "" ? */
@@ -269,8 +258,8 @@ static int parse(dfci_csv *c, dfc_worker *w, size_t *bytes, char *err, size_t er
     }
     return 2;
 stray:
-    csv_err(err, errlen, "csv: line %lld: unexpected character after a closing quote",
-           (long long)c->line);
+    dfci_errf(err, errlen, "csv: line %lld: unexpected character after a closing quote",
+             (long long)c->line);
     return -1;
 }
 
@@ -286,7 +275,7 @@ int dfci_csv_next(dfci_csv *c, dfc_worker *w, const dfc_source_desc *desc, char 
                   size_t errlen)
 {
     if (c->failed) {
-        csv_err(err, errlen, "%s", c->failed);
+        dfci_errf(err, errlen, "%s", c->failed);
         return -1;
     }
     size_t bytes = 0;

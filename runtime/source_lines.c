@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,16 +36,6 @@
 #ifndef DFCI_BATCH_BYTES
 #define DFCI_BATCH_BYTES (64 * 1024) /* bytes of lines handed over per batch */
 #endif
-
-static void lines_err(char *err, size_t errlen, const char *fmt, ...) DFC_PRINTF(3, 4);
-static void lines_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int64_t dfci_part_bound(int64_t n, int k, int parts)
 {
@@ -66,7 +55,7 @@ int dfci_rbuf_fill(dfci_rbuf *r, const char *what, char *err, size_t errlen)
         if (cap < r->cap) cap = SIZE_MAX; /* cannot happen before malloc fails */
         char *b = realloc(r->buf, cap);
         if (!b) {
-            lines_err(err, errlen, "read error on '%s': out of memory for a %zu-byte line", what,
+            dfci_errf(err, errlen, "read error on '%s': out of memory for a %zu-byte line", what,
                    r->len);
             return -1;
         }
@@ -77,7 +66,7 @@ int dfci_rbuf_fill(dfci_rbuf *r, const char *what, char *err, size_t errlen)
         ssize_t k = read(r->fd, r->buf + r->len, r->cap - r->len);
         if (k < 0 && errno == EINTR) continue;
         if (k < 0) {
-            lines_err(err, errlen, "read error on '%s': %s", what, strerror(errno));
+            dfci_errf(err, errlen, "read error on '%s': %s", what, strerror(errno));
             return -1;
         }
         if (k == 0) {
@@ -127,7 +116,7 @@ dfci_lines *dfci_lines_open_file(const char *path, int part, int parts, char *er
     /* Open now so a missing file is an error at start-up. */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        lines_err(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        dfci_errf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
         return NULL;
     }
     dfci_lines *l = lines_new();
@@ -161,7 +150,7 @@ dfci_lines *dfci_lines_open_dir(const char *dir, const char *glob, int worker, i
 {
     DIR *d = opendir(dir);
     if (!d) {
-        lines_err(err, errlen, "cannot open '%s': %s", dir, strerror(errno));
+        dfci_errf(err, errlen, "cannot open '%s': %s", dir, strerror(errno));
         return NULL;
     }
     char **names = NULL;
@@ -171,7 +160,7 @@ dfci_lines *dfci_lines_open_dir(const char *dir, const char *glob, int worker, i
         struct dirent *e = readdir(d);
         if (!e) {
             if (errno) {
-                lines_err(err, errlen, "cannot read directory '%s': %s", dir, strerror(errno));
+                dfci_errf(err, errlen, "cannot read directory '%s': %s", dir, strerror(errno));
                 goto fail;
             }
             break;
@@ -190,7 +179,7 @@ dfci_lines *dfci_lines_open_dir(const char *dir, const char *glob, int worker, i
             char **v = realloc(names, cap * sizeof *v);
             if (!v) {
                 free(p);
-                lines_err(err, errlen, "cannot read directory '%s': out of memory", dir);
+                dfci_errf(err, errlen, "cannot read directory '%s': out of memory", dir);
                 goto fail;
             }
             names = v;
@@ -243,7 +232,7 @@ static int start_file(dfci_lines *l, char *err, size_t errlen)
     if (l->parts <= 1) return 0;
     struct stat st;
     if (fstat(l->r.fd, &st) != 0) {
-        lines_err(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        dfci_errf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -262,7 +251,7 @@ static int start_file(dfci_lines *l, char *err, size_t errlen)
     }
     if (start > 0) {
         if (lseek(l->r.fd, (off_t)(start - 1), SEEK_SET) < 0) {
-            lines_err(err, errlen, "cannot seek in '%s': %s", path, strerror(errno));
+            dfci_errf(err, errlen, "cannot seek in '%s': %s", path, strerror(errno));
             return -1;
         }
         l->off = start - 1;
@@ -308,7 +297,7 @@ int dfci_lines_next(dfci_lines *l, dfc_worker *w, const dfc_source_desc *desc, c
                 const char *path = l->paths[l->next];
                 r->fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (r->fd < 0) {
-                    lines_err(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+                    dfci_errf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
                     return -1;
                 }
             }
