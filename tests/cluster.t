@@ -6,62 +6,21 @@
 # or interrupted mid-run; -p N.  TAP.  Every process runs under `timeout`
 # (its own process group) and is killed and reaped on exit.
 . "$(dirname "$0")/lib/tap.sh"
+. "$(dirname "$0")/lib/cluster.sh"
 cd "$ROOT"
-
-declare -A PID=()
-cleanup() {
-    for name in "${!PID[@]}"; do kill -9 -- "-${PID[$name]}" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
 
 [ -x build/dfc-keygen ] || { echo "1..0 # SKIP run make first"; exit 0; }
 "$DFC" keygen >"$T/key" && chmod 600 "$T/key"
 "$DFC" keygen >"$T/other.key"
 
-# Free ports on 127.0.0.1: bind port 0, note the port, close.
-ports() {
-    perl -MIO::Socket::INET -e 'my @s = map { IO::Socket::INET->new(Listen => 1,
-        LocalAddr => "127.0.0.1", LocalPort => 0, ReuseAddr => 1) or die } 1..$ARGV[0];
-        print join(" ", map { $_->sockport } @s), "\n"' "$1"
-}
-addrs() { # addrs P0 P1 ...: "127.0.0.1:P0;127.0.0.1:P1;..."
-    local a="" p
-    for p in "$@"; do a="$a${a:+;}127.0.0.1:$p"; done
-    echo "$a"
-}
 # start NAME BINARY ARGS...: in the background, output in $T/NAME.{out,err}
-start() {
-    local name=$1
-    shift
-    timeout -s KILL 60 "$@" >"$T/$name.out" 2>"$T/$name.err" &
-    PID[$name]=$!
-}
-# finish NAME: waits; returns (and writes $T/NAME.rc) the exit status
-finish() {
-    local rc
-    wait "${PID[$1]}"
-    rc=$?
-    unset "PID[$1]"
-    echo $rc >"$T/$1.rc"
-    return $rc
-} 2>/dev/null # also hides bash's "Killed" notices for the killed peers
-wait_for() { # FILE REGEX SECONDS
-    local i
-    for ((i = 0; i < $3 * 20; i++)); do
-        grep -qE -- "$2" "$1" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
+start() { spawn "$1" 60 "${@:2}"; }
 child() { # the flow process under timeout (never an empty or init pid)
     local c
     [ -n "${PID[$1]:-}" ] || return 1
     c=$(pgrep -P "${PID[$1]}" | head -1)
     [ -n "$c" ] && [ "$c" -gt 1 ] && echo "$c"
 }
-now_ms() { date +%s%3N; }
 errs() { cat "$T"/*.err 2>/dev/null | head -20; }
 
 # ------------------------------------------------------------------ flows

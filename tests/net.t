@@ -11,13 +11,7 @@ set -u
 cd "$(dirname "$0")/.."
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/dfc-net-t.XXXXXX")
-declare -A PID=()
-cleanup() {
-    for name in "${!PID[@]}"; do kill -9 -- "-${PID[$name]}" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
+. tests/lib/cluster.sh
 
 [ -n "${NET_T_KEEP:-}" ] && trap 'for name in "${!PID[@]}"; do kill -9 -- "-${PID[$name]}" 2>/dev/null; done; wait 2>/dev/null; echo "# kept $T"' EXIT
 
@@ -61,42 +55,22 @@ ok $? "the key is 64 lowercase hex digits and a newline" "$T/key"
 cmp -s "$T/key" "$T/other.key"
 [ $? -ne 0 ]; ok $? "two keys differ"
 
-# Free ports on 127.0.0.1: bind port 0, note the port, close.
-ports() {
-    perl -MIO::Socket::INET -e 'my @s = map { IO::Socket::INET->new(Listen => 1,
-        LocalAddr => "127.0.0.1", LocalPort => 0, ReuseAddr => 1) or die } 1..$ARGV[0];
-        print join(" ", map { $_->sockport } @s), "\n"' "$1"
-}
-
 # start NAME ARGS...: net_peer in the background, output in $T/NAME.{out,err}.
 # timeout makes itself a process group leader, so signal -PID to reach
 # net_peer too (sig NAME SIGNAL).
-start() {
-    local name=$1
-    shift
-    timeout -s KILL 40 "$NET_PEER" "$@" >"$T/$name.out" 2>"$T/$name.err" &
-    PID[$name]=$!
-}
-# finish NAME: waits for it; its exit status in $T/NAME.rc and returned
-finish() {
-    local rc
-    { wait "${PID[$1]}"; } 2>/dev/null # no "Killed" notices from bash
-    rc=$?
-    unset "PID[$1]"
-    echo $rc >"$T/$1.rc"
-    return $rc
-}
-# wait_for FILE REGEX SECONDS: polls until FILE matches
-wait_for() {
-    local i
-    for ((i = 0; i < $3 * 20; i++)); do
-        has "$1" "$2" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
-now_ms() { date +%s%3N; }
+start() { spawn "$1" 40 "$NET_PEER" "${@:2}"; }
 sig() { kill "-$2" -- "-${PID[$1]}" 2>/dev/null; }
+# run_pair A B ARGS...: A as process 0 and B as process 1 of the mesh $A2,
+# both with ARGS, to the end; true when both exit 0.
+run_pair() {
+    local a=$1 b=$2 ra rb
+    shift 2
+    start "$a" -i 0 -a "$A2" "$@"
+    start "$b" -i 1 -a "$A2" "$@"
+    finish "$a"; ra=$?
+    finish "$b"; rb=$?
+    [ $ra -eq 0 ] && [ $rb -eq 0 ]
+}
 
 # pair_ok A I B J N: A (process I) sent N messages to B (process J), all
 # arrived in order, intact, with the same checksum.
@@ -109,12 +83,8 @@ pair_ok() {
 
 # ------------------------------------------------------------------ a mesh of 2
 read -r P0 P1 <<<"$(ports 2)"
-A2="127.0.0.1:$P0;127.0.0.1:$P1"
-start p0 -i 0 -a "$A2" -k "$T/key" -n 2000
-start p1 -i 1 -a "$A2" -k "$T/key" -n 2000
-finish p0; r0=$?
-finish p1; r1=$?
-[ $r0 -eq 0 ] && [ $r1 -eq 0 ]
+A2=$(addrs $P0 $P1)
+run_pair p0 p1 -k "$T/key" -n 2000
 ok $? "mesh of 2: both processes exit 0" "$T/p0.err" "$T/p1.err"
 pair_ok p0 0 p1 1 2000
 ok $? "mesh of 2: 2000 messages 0->1 delivered once, in order, checksums match" "$T/p0.out" "$T/p1.out"
@@ -123,7 +93,7 @@ ok $? "mesh of 2: 2000 messages 1->0 delivered once, in order, checksums match" 
 
 # ------------------------------------------------------------------ a mesh of 3, reverse order
 read -r P0 P1 P2 <<<"$(ports 3)"
-A3="127.0.0.1:$P0;127.0.0.1:$P1;127.0.0.1:$P2"
+A3=$(addrs $P0 $P1 $P2)
 start q2 -i 2 -a "$A3" -k "$T/key" -n 1000
 sleep 0.7
 start q1 -i 1 -a "$A3" -k "$T/key" -n 1000
@@ -143,7 +113,7 @@ ok $all "mesh of 3: all six directions delivered 1000 messages once, in order" "
 
 # ------------------------------------------------------------------ wrong secret, then the right peer
 read -r P0 P1 <<<"$(ports 2)"
-A2="127.0.0.1:$P0;127.0.0.1:$P1"
+A2=$(addrs $P0 $P1)
 start w0 -i 0 -a "$A2" -k "$T/key" -n 100 -c 20000
 sleep 0.3
 start bad -i 1 -a "$A2" -k "$T/other.key" -n 100 -c 20000
@@ -164,7 +134,7 @@ ok $? "the cluster forms when the right peer arrives afterwards" "$T/w0.err" "$T
 
 # ------------------------------------------------------------------ strangers
 read -r P0 P1 <<<"$(ports 2)"
-A2="127.0.0.1:$P0;127.0.0.1:$P1"
+A2=$(addrs $P0 $P1)
 start s0 -i 0 -a "$A2" -k "$T/key" -n 100 -c 20000
 stranger_ok=1
 for ((i = 0; i < 100; i++)); do # the first connection that works sends garbage
@@ -196,7 +166,7 @@ ok $? "a silent stranger does not hold up the real peer (took $((t1 - t0)) ms)"
 
 # ------------------------------------------------------------------ mismatched flags
 read -r P0 P1 <<<"$(ports 2)"
-A2="127.0.0.1:$P0;127.0.0.1:$P1"
+A2=$(addrs $P0 $P1)
 start m0 -i 0 -a "$A2" -k "$T/key" -w 2 -c 20000
 sleep 0.3
 start m1 -i 1 -a "$A2" -k "$T/key" -w 3 -c 20000
@@ -213,7 +183,7 @@ sig m0 KILL; finish m0
 
 # ------------------------------------------------------------------ two processes with the same -i
 read -r P0 P1 P2 <<<"$(ports 3)"
-A3="127.0.0.1:$P0;127.0.0.1:$P1;127.0.0.1:$P2"
+A3=$(addrs $P0 $P1 $P2)
 start d0 -i 0 -a "$A3" -k "$T/key" -n 100 -c 20000
 start d1 -i 1 -a "$A3" -k "$T/key" -n 100 -c 20000
 sleep 1
@@ -232,7 +202,7 @@ ok $? "the real cluster still forms" "$T/d0.err" "$T/d1.err" "$T/d2.err"
 
 # ------------------------------------------------------------------ a peer killed mid-stream
 read -r P0 P1 <<<"$(ports 2)"
-A2="127.0.0.1:$P0;127.0.0.1:$P1"
+A2=$(addrs $P0 $P1)
 start k0 -i 0 -a "$A2" -k "$T/key" -s 3000 --forever
 start k1 -i 1 -a "$A2" -k "$T/key" -s 3000 --forever
 wait_for "$T/k0.out" "mesh up" 10 && wait_for "$T/k1.out" "mesh up" 10
@@ -251,7 +221,7 @@ ok $? "within the stall bound (took $((t1 - t0)) ms)"
 
 # ------------------------------------------------------------------ a stalled peer
 read -r P0 P1 <<<"$(ports 2)"
-A2="127.0.0.1:$P0;127.0.0.1:$P1"
+A2=$(addrs $P0 $P1)
 start t0 -i 0 -a "$A2" -k "$T/key" -s 2000 --forever
 start t1 -i 1 -a "$A2" -k "$T/key" -s 2000 --forever
 wait_for "$T/t0.out" "mesh up" 10 && wait_for "$T/t1.out" "mesh up" 10
@@ -268,9 +238,9 @@ ok $? "after about the 2 s stall timeout (took $((te - ts)) ms)"
 
 # ------------------------------------------------------------------ connect timeout
 read -r P0 P1 P2 P3 <<<"$(ports 4)"
-A2="127.0.0.1:$P0;127.0.0.1:$P1"
+A2=$(addrs $P0 $P1)
 start c0 -i 0 -a "$A2" -k "$T/key" -c 1500
-start c9 -i 1 -a "127.0.0.1:$P2;127.0.0.1:$P3" -k "$T/key" -c 1000 # nobody listens on P2
+start c9 -i 1 -a "$(addrs $P2 $P3)" -k "$T/key" -c 1000 # nobody listens on P2
 finish c0; r0=$?
 finish c9; r9=$?
 [ $r0 -ne 0 ] && has "$T/c0.err" "^dfc: process 1 \(127\.0\.0\.1:$P1\) did not connect within 1\.5 s$"
@@ -285,12 +255,8 @@ printf 'not a key\n' >"$T/junk.key"
 ok $? "a malformed secret file is refused with a clear message" "$T/junk.err"
 head -c 32 /dev/urandom >"$T/raw.key"
 read -r P0 P1 <<<"$(ports 2)"
-A2="127.0.0.1:$P0;127.0.0.1:$P1"
-start r0 -i 0 -a "$A2" -k "$T/raw.key" -n 10
-start r1 -i 1 -a "$A2" -k "$T/raw.key" -n 10
-finish r0; a=$?
-finish r1; b=$?
-[ $a -eq 0 ] && [ $b -eq 0 ]
+A2=$(addrs $P0 $P1)
+run_pair r0 r1 -k "$T/raw.key" -n 10
 ok $? "a 32-byte raw secret file works" "$T/r0.err" "$T/r1.err"
 
 # ------------------------------------------------------------------ sanitizers
