@@ -429,12 +429,24 @@ void dfc_fmt_str_quoted(dfc_buf *b, dfc_str s); /* "..." with \" \\ \n \t \r \xH
 /* str(v) for an i64, written straight into the arena. */
 static inline dfc_str dfc_i64_str(dfc_worker *w, int64_t v)
 {
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
     char *end = (char *)dfc_arena_alloc(&w->arena, 24) + 24, *p = end;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) { /* two digits a step */
+        uint64_t r = u % 100;
+        u /= 100;
+        p -= 2;
+        memcpy(p, pairs + 2 * r, 2);
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * u, 2);
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0) *--p = '-';
     return (dfc_str){p, (int64_t)(end - p)};
 }

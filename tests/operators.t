@@ -140,6 +140,7 @@ one | map(x => (substr("dataflow", 4), substr("dataflow", 0, 4), substr("dataflo
 one | map(x => (starts_with("dfc", "df"), ends_with("dfc", "c"), contains("dfc", "x"), contains([1, 2], 2))) | output stdout
 one | map(x => (try_parse_i64(" 42 "), try_parse_i64("4x"), try_parse_f64("2.5"), parse_i64("-17"), parse_f64("1e3"))) | output stdout
 one | map(x => (split("a  b c"), lower("MiXeD"), 10s + 500ms, 2m, 1h, unwrap_or(try_parse_i64("no"), -1))) | output stdout
+one | map(x => join([str(0), str(7), str(10), str(99), str(100), str(-5), str(-100), str(-9223372036854775807 - 1), str(9223372036854775807)], " ")) | output stdout
 END
 check builtins "$(cat <<'W'
 hello World
@@ -150,6 +151,7 @@ a|b||c
 (true, true, false, true)
 (some(42), none, some(2.5), -17, 1000.0)
 (["a", "b", "c"], "mixed", 10500, 120000, 3600000, -1)
+0 7 10 99 100 -5 -100 -9223372036854775808 9223372036854775807
 W
 )"
 is "$("$T/builtins" who=dfc loud=true times=5 | head -1)" "HELLO DFC" "params reach expressions"
