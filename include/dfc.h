@@ -293,10 +293,11 @@ typedef struct dfc_table dfc_table;
 
 dfc_table *dfc_table_new(size_t value_size);
 void dfc_table_free(dfc_table *t);
-void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created);
-/* The same, also giving the table's own copy of the key (stable until the
- * key is removed or the table cleared or freed). */
-void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t hash, bool *created, dfc_str *stored);
+/* dfc_table_upsert(t, key, hash, &created) -> value slot, and
+ * dfc_table_upsert_key(t, key, hash, &created, &stored), which also gives the
+ * table's own copy of the key (stable until the key is removed or the table
+ * cleared or freed), are inline in dfc_table.h. */
+#include "dfc_table.h"
 void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash);
 bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash);
 void dfc_table_clear(dfc_table *t); /* removes every key, keeps the capacity */

@@ -10,8 +10,9 @@
  * bits of hash * 2^64/phi, not the low bits: keyed routing already fixed
  * hash % total_workers for every key on a worker.  The table grows (doubles)
  * past 70% load; deletion moves later entries of the probe run back into
- * the hole (backward shift), so there are no tombstones.  Value addresses change when the table grows and when an
- * entry is removed (entries after it may shift back).
+ * the hole (backward shift), so there are no tombstones.  Value addresses
+ * change when the table grows and when an entry is removed (entries after
+ * it may shift back).
  *
  * Keys are copied into chunked storage owned by the table (no malloc per
  * key).  Removed keys leave dead bytes that are reclaimed by compaction
@@ -19,58 +20,32 @@
  *
  * Iteration walks slot indexes, which is also how snapshots will serialize
  * a table.  Do not upsert or remove while iterating.
+ *
+ * The layout and the lookup of an existing key are in include/dfc_table.h,
+ * inline, so that generated steps find a key without a call; this file adds
+ * keys, grows, removes, iterates and frees.
  */
 #include <stdlib.h>
 
 #include "internal.h"
 
-#define TABLE_MIN_CAP 16
-#define KEY_CHUNK (64 * 1024)
-#define PHI64 0x9e3779b97f4a7c15ULL
+typedef dfc_table_slot slot;
+typedef dfc_table_chunk key_chunk;
 
-typedef struct key_chunk {
-    struct key_chunk *next;
+
+struct dfc_table_chunk {
+    dfc_table_chunk *next;
     size_t used, size;
     char data[];
-} key_chunk;
-
-typedef struct slot {
-    uint64_t hash;
-    uint64_t head;   /* the key's first 8 bytes, zero padded: short keys compare without a pointer chase */
-    const char *key; /* NULL: empty slot */
-    size_t len;
-} slot;
-
-/* Stands for the first min(n, 8) bytes: for a given length, different
- * bytes give different heads (the reads overlap but cover every byte). */
-static inline uint64_t key_head(const char *p, size_t n)
-{
-    uint64_t h;
-    if (n >= 8) {
-        memcpy(&h, p, 8);
-    } else if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, p, 4);
-        memcpy(&b, p + n - 4, 4);
-        h = ((uint64_t)a << 32) | b;
-    } else {
-        const uint8_t *u = (const uint8_t *)p;
-        h = ((uint64_t)u[0] << 16) | ((uint64_t)u[n >> 1] << 8) | u[n - 1];
-    }
-    return h;
-}
-
-struct dfc_table {
-    size_t value_size, stride;
-    size_t cap, mask, count;
-    unsigned shift; /* 64 - log2(cap) */
-    slot *slots;
-    char *values;   /* cap * stride bytes */
-    key_chunk *chunks;
-    size_t live_bytes, dead_bytes;
 };
 
-static size_t home(const dfc_table *t, uint64_t hash) { return (size_t)((hash * PHI64) >> t->shift); }
+#define TABLE_MIN_CAP 16
+#define KEY_CHUNK (64 * 1024)
+
+
+
+
+
 
 static void *value_at(const dfc_table *t, size_t i) { return t->values + i * t->stride; }
 
@@ -176,7 +151,7 @@ static void grow(dfc_table *t)
     table_alloc(t, oldcap * 2);
     for (size_t i = 0; i < oldcap; i++) {
         if (!old[i].key) continue;
-        size_t j = home(t, old[i].hash);
+        size_t j = dfc_table_home(t, old[i].hash);
         while (t->slots[j].key) j = (j + 1) & t->mask;
         t->slots[j] = old[i];
         if (t->stride) memcpy(value_at(t, j), oldv + i * t->stride, t->stride);
@@ -186,76 +161,31 @@ static void grow(dfc_table *t)
     if (t->dead_bytes > t->live_bytes) compact_keys(t);
 }
 
-/* Index of the key's slot, or of the empty slot ending its probe run
- * (*found tells which). */
-/* Key bytes equal?  Words at a time: keys are mostly short, and a libc
- * memcmp call costs more than the compare. */
-static inline bool same_bytes(const char *a, const char *b, size_t n)
-{
-    while (n >= 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y) return false;
-        a += 8;
-        b += 8;
-        n -= 8;
-    }
-    while (n--) if (*a++ != *b++) return false;
-    return true;
-}
 
-static inline __attribute__((always_inline)) size_t probe(const dfc_table *t, dfc_str key, uint64_t hash, bool *found)
-{
-    size_t i = home(t, hash);
-    uint64_t head = key.len ? key_head(key.ptr, (size_t)key.len) : 0;
-    for (;;) {
-        const slot *s = &t->slots[i];
-        if (!s->key) {
-            *found = false;
-            return i;
-        }
-        if (s->hash == hash && s->len == (size_t)key.len && s->head == head &&
-            (key.len <= 8 || same_bytes(s->key + 8, key.ptr + 8, (size_t)key.len - 8))) {
-            *found = true;
-            return i;
-        }
-        i = (i + 1) & t->mask;
-    }
-}
-
-void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created)
-{
-    return dfc_table_upsert_key(t, key, hash, created, NULL);
-}
-
-void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t hash, bool *created, dfc_str *stored)
+/* Adds a key that dfc_table_probe did not find, growing first when the
+ * table would pass 70% load. */
+void *dfci_table_insert(dfc_table *t, dfc_str key, uint64_t hash, dfc_str *stored)
 {
     bool found;
-    size_t i = probe(t, key, hash, &found);
-    if (!found) {
-        if ((t->count + 1) * 10 > t->cap * 7) {
-            grow(t);
-            i = probe(t, key, hash, &found);
-        }
-        slot *s = &t->slots[i];
-        s->hash = hash;
-        s->head = key.len ? key_head(key.ptr, (size_t)key.len) : 0;
-        s->len = (size_t)key.len;
-        s->key = key_store(&t->chunks, key.ptr, (size_t)key.len);
-        t->count++;
-        t->live_bytes += s->len ? s->len : 1;
-        if (t->stride) memset(value_at(t, i), 0, t->stride);
-    }
-    if (created) *created = !found;
-    if (stored) *stored = (dfc_str){t->slots[i].key, (int64_t)t->slots[i].len};
-    return t->stride ? value_at(t, i) : (void *)&t->slots[i];
+    size_t i;
+    if ((t->count + 1) * 10 > t->cap * 7) grow(t);
+    i = dfc_table_probe(t, key, hash, &found);
+    slot *s = &t->slots[i];
+    s->hash = hash;
+    s->head = dfc_table_key_head(key.ptr, (size_t)key.len);
+    s->len = (size_t)key.len;
+    s->key = key_store(&t->chunks, key.ptr, (size_t)key.len);
+    t->count++;
+    t->live_bytes += s->len ? s->len : 1;
+    if (t->stride) memset(value_at(t, i), 0, t->stride);
+    if (stored) *stored = (dfc_str){s->key, (int64_t)s->len};
+    return t->stride ? value_at(t, i) : (void *)s;
 }
 
 void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash)
 {
     bool found;
-    size_t i = probe(t, key, hash, &found);
+    size_t i = dfc_table_probe(t, key, hash, &found);
     if (!found) return NULL;
     return t->stride ? value_at(t, i) : (void *)&t->slots[i];
 }
@@ -263,7 +193,7 @@ void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash)
 bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash)
 {
     bool found;
-    size_t i = probe(t, key, hash, &found);
+    size_t i = dfc_table_probe(t, key, hash, &found);
     if (!found) return false;
     size_t bytes = t->slots[i].len ? t->slots[i].len : 1;
     t->live_bytes -= bytes;
@@ -273,7 +203,7 @@ bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash)
      * is not cyclically in (hole, j] moves into the hole, and its old slot
      * becomes the hole. */
     for (size_t j = (i + 1) & t->mask; t->slots[j].key; j = (j + 1) & t->mask) {
-        size_t h = home(t, t->slots[j].hash);
+        size_t h = dfc_table_home(t, t->slots[j].hash);
         if (((j - h) & t->mask) < ((j - i) & t->mask)) continue; /* stays */
         t->slots[i] = t->slots[j];
         if (t->stride) memcpy(value_at(t, i), value_at(t, j), t->stride);

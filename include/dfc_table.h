@@ -1,0 +1,123 @@
+/*
+ * dfc_table.h — the layout of dfc_table and the lookup of a key, inline, so
+ * that a keyed step finds an existing key without a function call.  Adding a
+ * key (and growing), removal, iteration and freeing are in runtime/table.c,
+ * whose opening comment describes the design: open addressing with linear
+ * probing; a slot holds the key's hash, its first bytes (short keys compare
+ * without a pointer chase), a pointer to the key's bytes and its length;
+ * values live in a parallel array.  Included by dfc.h.
+ */
+#ifndef DFC_TABLE_H
+#define DFC_TABLE_H
+
+typedef struct dfc_table_slot {
+    uint64_t hash;
+    uint64_t head;   /* stands for the key's first bytes: see dfc_table_key_head */
+    const char *key; /* NULL: empty slot */
+    size_t len;
+} dfc_table_slot;
+
+typedef struct dfc_table_chunk dfc_table_chunk;
+
+struct dfc_table {
+    size_t value_size, stride;
+    size_t cap, mask, count;
+    unsigned shift; /* 64 - log2(cap) */
+    dfc_table_slot *slots;
+    char *values;   /* cap * stride bytes */
+    dfc_table_chunk *chunks;
+    size_t live_bytes, dead_bytes;
+};
+
+#define DFC_TABLE_PHI64 0x9e3779b97f4a7c15ULL
+
+/* Stands for the first min(n, 8) bytes: for a given length, different
+ * bytes give different heads (the reads overlap but cover every byte). */
+static inline uint64_t dfc_table_key_head(const char *p, size_t n)
+{
+    uint64_t h;
+    if (n >= 8) {
+        memcpy(&h, p, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        h = ((uint64_t)a << 32) | b;
+    } else if (n) {
+        const uint8_t *u = (const uint8_t *)p;
+        h = ((uint64_t)u[0] << 16) | ((uint64_t)u[n >> 1] << 8) | u[n - 1];
+    } else {
+        h = 0;
+    }
+    return h;
+}
+
+/* Key bytes equal?  Words at a time: keys are mostly short, and a libc
+ * memcmp call costs more than the compare. */
+static inline bool dfc_table_same_bytes(const char *a, const char *b, size_t n)
+{
+    while (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return false;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    while (n--) if (*a++ != *b++) return false;
+    return true;
+}
+
+/* The home slot comes from the high bits of hash * 2^64/phi, not the low
+ * bits: keyed routing already fixed part of the hash for every key on a
+ * worker. */
+static inline size_t dfc_table_home(const dfc_table *t, uint64_t hash)
+{
+    return (size_t)((hash * DFC_TABLE_PHI64) >> t->shift);
+}
+
+/* Index of the key's slot, or of the empty slot ending its probe run
+ * (*found tells which). */
+static inline size_t dfc_table_probe(const dfc_table *t, dfc_str key, uint64_t hash, bool *found)
+{
+    size_t i = dfc_table_home(t, hash);
+    uint64_t head = dfc_table_key_head(key.ptr, (size_t)key.len);
+    for (;;) {
+        const dfc_table_slot *s = &t->slots[i];
+        if (!s->key) {
+            *found = false;
+            return i;
+        }
+        if (s->hash == hash && s->len == (size_t)key.len && s->head == head &&
+            (key.len <= 8 || dfc_table_same_bytes(s->key + 8, key.ptr + 8, (size_t)key.len - 8))) {
+            *found = true;
+            return i;
+        }
+        i = (i + 1) & t->mask;
+    }
+}
+
+/* Adds a key that dfc_table_probe did not find (runtime/table.c). */
+void *dfci_table_insert(dfc_table *t, dfc_str key, uint64_t hash, dfc_str *stored);
+
+static inline void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t hash, bool *created,
+                                         dfc_str *stored)
+{
+    bool found;
+    size_t i = dfc_table_probe(t, key, hash, &found);
+    if (DFC_UNLIKELY(!found)) {
+        if (created) *created = true;
+        return dfci_table_insert(t, key, hash, stored);
+    }
+    if (created) *created = false;
+    if (stored) *stored = (dfc_str){t->slots[i].key, (int64_t)t->slots[i].len};
+    return t->stride ? (void *)(t->values + i * t->stride) : (void *)&t->slots[i];
+}
+
+static inline void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created)
+{
+    return dfc_table_upsert_key(t, key, hash, created, NULL);
+}
+
+#endif
