@@ -1,8 +1,8 @@
 #!/bin/sh
 # sanitize-flows.sh SAN FLAGS — part of `make sanitize`: compiles the examples
 # against the runtime built with a sanitizer (build/SAN/libdfcrt.a) and runs
-# them with 1 and 4 workers; each run must be clean and print the same lines
-# as the normal build.
+# them with 1 and 4 workers and as a local cluster of 2 processes x 2 workers;
+# each run must be clean and print the same lines as the normal build.
 set -u
 san=$1
 flags=$2
@@ -22,12 +22,12 @@ for ex in simple wordcount temperatures vowels; do
   args=""
   [ "$ex" = wordcount ] && args="input=$text"
   want=$("$out/$ex" $args | sort)
-  for w in 1 4; do
+  for conf in "-w1" "-w4" "-p2 -w2"; do
     if got=$(UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=halt_on_error=1 \
-             "$out/$ex-$san" -w$w $args 2>"$out/err.log" | sort) && [ ! -s "$out/err.log" ] && [ "$got" = "$want" ]; then
-      echo "$san flow $ex -w$w: ok"
+             timeout 120 "$out/$ex-$san" $conf $args 2>"$out/err.log" | sort) && [ ! -s "$out/err.log" ] && [ "$got" = "$want" ]; then
+      echo "$san flow $ex $conf: ok"
     else
-      echo "$san flow $ex -w$w: FAILED"; head -30 "$out/err.log"; fail=1
+      echo "$san flow $ex $conf: FAILED"; head -30 "$out/err.log"; fail=1
     fi
   done
 done
