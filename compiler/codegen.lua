@@ -379,11 +379,18 @@ function CG:keyed_step(n, lam, add, in_t)
   p("flow_state *s = STATE;")
   p("bool created = false;")
   p(string.format("%s *acc = s->last_%s;", at, tab))
-  p(string.format("if (!acc || s->lasth_%s != h || !dfc_str_eq(s->lastk_%s, k)) {", tab, tab))
-  p(string.format("    acc = dfc_table_upsert_key(s->%s, k, h, &created, &s->lastk_%s);", tab, tab))
-  p(string.format("    s->last_%s = acc;", tab))
-  p(string.format("    s->lasth_%s = h;", tab))
-  p("}")
+  p(string.format("if (DFC_UNLIKELY(!acc || s->lasth_%s != h || !dfc_str_eq(s->lastk_%s, k)))", tab, tab))
+  p(string.format("    acc = lookup_%d(s, k, h, &created);", n.index))
+  self.steps[#self.steps + 1] = lines({
+    string.format("/* %s: find or add the key's state; out of line so that apply_%d stays small */", n.id, n.index),
+    string.format("static __attribute__((noinline)) %s *lookup_%d(flow_state *s, dfc_str k, uint64_t h, bool *created)", at, n.index),
+    "{",
+    string.format("    %s *acc = dfc_table_upsert_key(s->%s, k, h, created, &s->lastk_%s);", at, tab, tab),
+    string.format("    s->last_%s = acc;", tab),
+    string.format("    s->lasth_%s = h;", tab),
+    "    return acc;",
+    "}",
+  })
   local function replace(newval)
     if heap then
       p(string.format("{ %s nv = %s(%s); %s(*acc); *acc = nv; }", at, clone, newval, drop))
