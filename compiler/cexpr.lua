@@ -190,6 +190,43 @@ local function call(cg, e)
   return builtin[e.name](cg, e, args)
 end
 
+-- True when evaluating e may fail the step at run time (division by a
+-- divisor that is not a constant, parses, list indexes, unwrap, conversions
+-- of f64 to i64, calls to fns).  Steps whose functions cannot fail skip
+-- recording which step is running.
+function M.can_fail(e)
+  local tag = e.tag
+  if tag == "binop" then
+    if (e.op == "/" or e.op == "%") and T.is(e.lhs.type, "i64") and T.is(e.rhs.type, "i64") then
+      local r = e.rhs
+      local safe = (r.tag == "int" or r.tag == "duration") and r.value ~= 0 and r.value ~= -1
+      if not safe then return true end
+    end
+    return M.can_fail(e.lhs) or M.can_fail(e.rhs)
+  elseif tag == "unop" then return M.can_fail(e.expr)
+  elseif tag == "if" then return M.can_fail(e.cond) or M.can_fail(e.then_) or M.can_fail(e.else_)
+  elseif tag == "let" then return M.can_fail(e.value) or M.can_fail(e.body)
+  elseif tag == "tuple" or tag == "list" then
+    for _, x in ipairs(e.elems) do if M.can_fail(x) then return true end end
+    return false
+  elseif tag == "index" then return true
+  elseif tag == "field" then return M.can_fail(e.expr)
+  elseif tag == "call" then
+    if e.kind == "fn" then return true end
+    if e.kind == "builtin" then
+      local n = e.name
+      local arg1 = e.args[1] and T.resolve(e.args[1].type).tag
+      if n == "parse_i64" or n == "parse_f64" or n == "unwrap" then return true end
+      if n == "split" and e.args[2] and not (e.args[2].tag == "string" and #e.args[2].value > 0) then return true end
+      if (n == "int" or n == "floor" or n == "ceil" or n == "round") and (arg1 == "f64" or arg1 == "str") then return true end
+      if n == "float" and arg1 == "str" then return true end
+    end
+    for _, x in ipairs(e.args) do if M.can_fail(x) then return true end end
+    return false
+  end
+  return false
+end
+
 function M.expr(cg, e)
   local tag = e.tag
   if tag == "int" or tag == "duration" then

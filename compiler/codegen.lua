@@ -254,7 +254,7 @@ function CG:step(n)
   local split = op == "flat_map" and returns_split(n.fn)
   local lam = not split and n.fn and n.fn.tag == "lambda" and self:lambda(n.fn, n) or nil
   if split then add("    w->cur_step = " .. n.index .. ";") end
-  if lam or op == "raises" then add("    w->cur_step = " .. n.index .. ";") end
+  if (lam and CE.can_fail(n.fn.body)) or op == "raises" then add("    w->cur_step = " .. n.index .. ";") end
   local out_t = n.out[1]
   if op == "map" then
     add(string.format("    %s y = %s(w, x);", self:ctype(out_t), lam))
@@ -408,11 +408,11 @@ function CG:keyed_step(n, lam, add, in_t)
   if op == "count_final" then
     p("*acc += v;")
   elseif op == "fold_final" then
-    p("w->cur_step = " .. n.index .. ";")
+    if CE.can_fail(n.fn.body) or CE.can_fail(n.init) then p("w->cur_step = " .. n.index .. ";") end
     p(string.format("if (created) *acc = %s;", heap and (clone .. "(" .. CE.expr(self, n.init) .. ")") or CE.expr(self, n.init)))
     replace(lam .. "(w, *acc, v)")
   elseif op == "reduce_final" then
-    p("w->cur_step = " .. n.index .. ";")
+    if CE.can_fail(n.fn.body) then p("w->cur_step = " .. n.index .. ";") end
     p(string.format("if (created) { *acc = %s; return; }", heap and (clone .. "(v)") or "v"))
     replace(lam .. "(w, *acc, v)")
   else
