@@ -268,10 +268,6 @@ void dfci_signals_start(dfci_proc *p);
 void dfci_signals_mesh_up(void);
 int dfci_signals_stop(void); /* the signal caught, or 0 */
 
-/* sink.c: every process of a cluster writes standard output (set before
- * the sinks open; see sink.c). */
-extern bool dfci_stdout_shared;
-
 /* spawn.c: -p N, a local cluster of N copies of this executable. */
 int dfci_spawn(const char *prog, int argc, char **argv, const dfci_options *o);
 

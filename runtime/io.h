@@ -44,7 +44,7 @@ typedef struct dfci_sink_local dfci_sink_local;
  * worker 0, which is the only worker that writes them; DIR sinks make the
  * directory and each worker writes PATH/part-<global worker index>. */
 dfci_sinks *dfci_sinks_open(const dfc_flow *flow, const dfc_str *paths, int process_id,
-                            int workers_per_process, char *err, size_t errlen);
+                            int processes, int workers_per_process, char *err, size_t errlen);
 /* Per-worker buffers, made by each worker thread for itself. */
 dfci_sink_local *dfci_sink_local_new(dfci_sinks *sinks, int worker, char *err, size_t errlen);
 /* Writes out everything buffered (whole lines only).  0 or -1 (err filled). */

@@ -115,7 +115,6 @@ int dfci_run(const dfc_flow *flow, const char *prog, const dfci_options *o)
     dfci_cluster *cluster = NULL;
     int sig = 0; /* the signal that interrupted a cluster run */
     if (clustered) dfci_signals_start(&p); /* before any other thread */
-    dfci_stdout_shared = clustered;
     if (!setup || !sargs || !spaths || !ws || !th || !inboxes) {
         dfci_abort(&p, "out of memory");
         goto done;
@@ -154,7 +153,7 @@ int dfci_run(const dfc_flow *flow, const char *prog, const dfci_options *o)
     dfci_set_current(NULL);
     if (dfci_aborted(&p)) goto done;
 
-    p.sinks = dfci_sinks_open(flow, spaths, p.process_id, W, err, sizeof err);
+    p.sinks = dfci_sinks_open(flow, spaths, p.process_id, p.processes, W, err, sizeof err);
     if (!p.sinks) {
         dfci_abort(&p, err);
         goto done;

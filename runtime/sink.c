@@ -17,7 +17,7 @@
  * In a cluster every process writes to the same standard output.  When it
  * is a pipe or socket (not a file, whose shared offset keeps writes whole),
  * a write of more than PIPE_BUF bytes may interleave with another process's
- * write, cutting lines in two; so there, if dfci_stdout_shared was set, a
+ * write, cutting lines in two; so there, when processes > 1, a
  * buffer goes out in writes of at most PIPE_BUF bytes that end at line ends.
  */
 #include <errno.h>
@@ -33,7 +33,6 @@
 
 #include "io.h"
 
-bool dfci_stdout_shared; /* set by run.c before the sinks open: processes > 1 */
 
 #define SINK_FLUSH_BYTES (64 * 1024)
 
@@ -185,7 +184,7 @@ static int flush_stdout(dfci_sinks *s, dfc_buf *b, char *err, size_t errlen)
 }
 
 dfci_sinks *dfci_sinks_open(const dfc_flow *flow, const dfc_str *paths, int process_id,
-                            int workers_per_process, char *err, size_t errlen)
+                            int processes, int workers_per_process, char *err, size_t errlen)
 {
     dfci_sinks *s = dfc_heap_alloc(sizeof *s);
     memset(s, 0, sizeof *s);
@@ -195,7 +194,7 @@ dfci_sinks *dfci_sinks_open(const dfc_flow *flow, const dfc_str *paths, int proc
     s->nsinks = flow->nsinks;
     pthread_mutex_init(&s->stdout_lock, NULL);
     struct stat st;
-    s->stdout_atomic = dfci_stdout_shared && fstat(STDOUT_FILENO, &st) == 0 &&
+    s->stdout_atomic = processes > 1 && fstat(STDOUT_FILENO, &st) == 0 &&
                        (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     s->v = dfc_heap_alloc(sizeof *s->v * (size_t)(s->nsinks ? s->nsinks : 1));
     for (int k = 0; k < s->nsinks; k++) {

@@ -104,7 +104,7 @@ static void test_stdout(void)
     dfc_sink_desc sinks[2] = {{DFC_SINK_STDOUT, 0}, {DFC_SINK_STDOUT, 1}};
     dfc_flow flow = {.nsinks = 2, .sinks = sinks};
     dfc_str paths[2] = {{"", 0}, {"", 0}};
-    stdout_sinks = dfci_sinks_open(&flow, paths, 0, NTHREADS, err, sizeof err);
+    stdout_sinks = dfci_sinks_open(&flow, paths, 0, 1, NTHREADS, err, sizeof err);
     fflush(stdout);
     int saved = dup(1);
     int fd = open(tmp_path("stdout"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -158,7 +158,7 @@ static dfci_sinks *open1(int kind, const char *path, int process_id)
     sink = (dfc_sink_desc){kind, 0};
     flow = (dfc_flow){.nsinks = 1, .sinks = &sink};
     paths[0] = S(path);
-    return dfci_sinks_open(&flow, paths, process_id, 2, err, sizeof err);
+    return dfci_sinks_open(&flow, paths, process_id, 2, 2, err, sizeof err);
 }
 
 int main(void)
@@ -303,7 +303,7 @@ int main(void)
         dfc_sink_desc sd = {DFC_SINK_STDOUT, 0};
         dfc_flow flow = {.nsinks = 1, .sinks = &sd};
         dfc_str paths[1] = {{"", 0}};
-        dfci_sinks *s = dfci_sinks_open(&flow, paths, 0, 1, err, sizeof err);
+        dfci_sinks *s = dfci_sinks_open(&flow, paths, 0, 1, 1, err, sizeof err);
         cur_local = dfci_sink_local_new(s, 0, err, sizeof err);
         int p[2];
         if (pipe(p) != 0) return 2;
