@@ -379,7 +379,16 @@ function CG:keyed_step(n, lam, add, in_t)
   p("flow_state *s = STATE;")
   p("bool created = false;")
   p(string.format("%s *acc = s->last_%s;", at, tab))
-  p(string.format("if (DFC_UNLIKELY(!acc || s->lasth_%s != h || !dfc_str_eq(s->lastk_%s, k)))", tab, tab))
+  -- Keyed by a constant (key_on(x => "all")): the table only ever holds that
+  -- one key, so once its slot is known every item goes straight to it.
+  local src = n.inputs[1].node
+  local const_key = op ~= "count_final" or not lam
+  const_key = const_key and src.op == "key_on" and src.fn and src.fn.tag == "lambda" and src.fn.body.tag == "string"
+  if const_key then
+    p(string.format("if (DFC_UNLIKELY(!acc)) /* the one key: %s */", CE.cstring(src.fn.body.value)))
+  else
+    p(string.format("if (DFC_UNLIKELY(!acc || s->lasth_%s != h || !dfc_str_eq(s->lastk_%s, k)))", tab, tab))
+  end
   p(string.format("    acc = lookup_%d(s, k, h, &created);", n.index))
   self.steps[#self.steps + 1] = lines({
     string.format("/* %s: find or add the key's state; out of line so that apply_%d stays small */", n.id, n.index),

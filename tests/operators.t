@@ -96,6 +96,8 @@ byparity | min_final | map((k, m) => "min " .. k .. " " .. str(m)) | output stdo
 byparity | fold_final("", (acc, x) => if str(x) > acc then str(x) else acc)
          | map((k, s) => "maxstr " .. k .. " " .. s) | output stdout
 byparity | map_value(x => str(x)) | min_final | map((k, s) => "minstr " .. k .. " " .. s) | output stdout
+nums | key_on(x => "all") | fold_final(0, (acc, x) => acc + x) | output stdout
+nums | key_on(x => "all") | reduce_final((a, b) => max(a, b)) | map((k, m) => "top " .. str(m)) | output stdout
 END
 check finals "$(cat <<'W'
 count 0 4
@@ -113,6 +115,8 @@ maxstr even 8
 maxstr odd 9
 minstr even 0
 minstr odd 1
+("all", 45)
+top 9
 W
 )"
 
