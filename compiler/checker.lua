@@ -78,6 +78,23 @@ function Ctx:binop(e, scope)
   return self:error(e.pos, "unknown operator '%s'", op)
 end
 
+-- Checks the arguments of a call to a fn or extern against its parameter
+-- types (an i64 argument may stand for an f64 parameter); false when the
+-- count is wrong.
+function Ctx:call_args(e, argtypes, ptypes)
+  if #e.args ~= #ptypes then
+    self:error(e.pos, "'%s' takes %d argument%s, got %d", e.name, #ptypes, #ptypes == 1 and "" or "s", #e.args)
+    return false
+  end
+  for i, p in ipairs(ptypes) do
+    if not (T.is(p, "f64") and T.is(argtypes[i], "i64")) and not T.unify(argtypes[i], p) then
+      self:error(e.args[i].pos, "argument %d of '%s' must be %s, got %s", i, e.name, T.tostring(p),
+        T.tostring(argtypes[i]))
+    end
+  end
+  return true
+end
+
 function Ctx:call(e, scope)
   local argtypes = {}
   for i, a in ipairs(e.args) do argtypes[i] = self:expr(a, scope) end
@@ -88,16 +105,9 @@ function Ctx:call(e, scope)
   if fn then
     e.kind = "fn"
     e.fn = fn
-    if #e.args ~= #fn.params then
-      return self:error(e.pos, "'%s' takes %d argument%s, got %d", e.name, #fn.params,
-        #fn.params == 1 and "" or "s", #e.args)
-    end
-    for i, p in ipairs(fn.params) do
-      if not (T.is(p.type, "f64") and T.is(argtypes[i], "i64")) and not T.unify(argtypes[i], p.type) then
-        self:error(e.args[i].pos, "argument %d of '%s' must be %s, got %s", i, e.name,
-          T.tostring(p.type), T.tostring(argtypes[i]))
-      end
-    end
+    local ptypes = {}
+    for i, p in ipairs(fn.params) do ptypes[i] = p.type end
+    if not self:call_args(e, argtypes, ptypes) then return T.err end
     if not fn.ret then
       return self:error(e.pos, "'%s' is used before its type is known; give it a return type (fn %s(...) -> T)",
         e.name, e.name)
@@ -108,16 +118,7 @@ function Ctx:call(e, scope)
   if ext then
     e.kind = "extern"
     e.extern = ext
-    if #e.args ~= #ext.params then
-      return self:error(e.pos, "'%s' takes %d argument%s, got %d", e.name, #ext.params,
-        #ext.params == 1 and "" or "s", #e.args)
-    end
-    for i, p in ipairs(ext.params) do
-      if not (T.is(p, "f64") and T.is(argtypes[i], "i64")) and not T.unify(argtypes[i], p) then
-        self:error(e.args[i].pos, "argument %d of '%s' must be %s, got %s", i, e.name,
-          T.tostring(p), T.tostring(argtypes[i]))
-      end
-    end
+    if not self:call_args(e, argtypes, ext.params) then return T.err end
     return ext.ret
   end
   local rule = builtins[e.name]

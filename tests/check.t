@@ -88,6 +88,19 @@ t.is(table.concat(lines, "\n"), table.concat({
 }, "\n"), "every error of a file is reported, in source order")
 
 err_is([[
+fn f(a: i64, b: f64) -> f64 = float(a) + b
+extern g(str) -> i64
+input range(1) | map(x => f(x)) | map(x => g(1)) | map(x => f(1, 2)) | output stdout
+]], [[
+t.flow:3:27: error: 'f' takes 2 arguments, got 1
+    input range(1) | map(x => f(x)) | map(x => g(1)) | map(x => f(1, 2)) | output stdout
+                              ^
+t.flow:3:46: error: argument 1 of 'g' must be str, got i64
+    input range(1) | map(x => f(x)) | map(x => g(1)) | map(x => f(1, 2)) | output stdout
+                                                 ^
+]], "fn and extern calls: argument count and types; an i64 may stand for an f64")
+
+err_is([[
 a = input range(3) | map(x => x) @"dup"
 a | map(x => x) @"dup" | output stdout
 ]], [[
