@@ -9,8 +9,8 @@ set -eu
 cd "$(dirname "$0")"
 
 # What dfc needs: a C toolchain, Lua 5.4 with LPeg, libsodium (static),
-# prove (in perl), and the few tools the tests use.
-PACKAGES="make gcc libc6-dev lua5.4 liblua5.4-dev lua-lpeg-dev libsodium-dev perl"
+# prove (in perl), and pgrep (procps) for the cluster tests.
+PACKAGES="make gcc libc6-dev lua5.4 liblua5.4-dev lua-lpeg-dev libsodium-dev perl procps"
 
 missing=""
 for p in $PACKAGES; do
