@@ -373,33 +373,24 @@ function CG:keyed_step(n, lam, add, in_t)
   -- apply_N: fold one value into the key's state.
   local ap = {}
   local function p(s2) ap[#ap + 1] = "    " .. s2 end
-  -- The last key's value is cached: runs of one key (a global fold, sorted
-  -- input) skip the table.  Only an insert moves values, and every insert
-  -- goes through here and refreshes the cache.
-  p("flow_state *s = STATE;")
-  p("bool created = false;")
-  p(string.format("%s *acc = s->last_%s;", at, tab))
-  -- Keyed by a constant (key_on(x => "all")): the table only ever holds that
-  -- one key, so once its slot is known every item goes straight to it.
   local src = n.inputs[1].node
   local const_key = op ~= "count_final" or not lam
   const_key = const_key and src.op == "key_on" and src.fn and src.fn.tag == "lambda" and src.fn.body.tag == "string"
+  p("bool created = false;")
   if const_key then
-    p(string.format("if (DFC_UNLIKELY(!acc)) /* the one key: %s */", CE.cstring(src.fn.body.value)))
+    -- Keyed by a constant (key_on(x => "all")): the table only ever holds
+    -- that one key, so once its slot is known every item goes straight to
+    -- it (the slot cannot move: no other key is ever added).
+    self.tables[#self.tables].cached = true
+    p("flow_state *s = STATE;")
+    p(string.format("%s *acc = s->last_%s;", at, tab))
+    p(string.format("if (DFC_UNLIKELY(!acc)) { /* the one key: %s */", CE.cstring(src.fn.body.value)))
+    p(string.format("    acc = dfc_table_upsert(s->%s, k, h, &created);", tab))
+    p(string.format("    s->last_%s = acc;", tab))
+    p("}")
   else
-    p(string.format("if (DFC_UNLIKELY(!acc || s->lasth_%s != h || !dfc_str_eq(s->lastk_%s, k)))", tab, tab))
+    p(string.format("%s *acc = dfc_table_upsert(STATE->%s, k, h, &created);", at, tab))
   end
-  p(string.format("    acc = lookup_%d(s, k, h, &created);", n.index))
-  self.steps[#self.steps + 1] = lines({
-    string.format("/* %s: find or add the key's state; out of line so that apply_%d stays small */", n.id, n.index),
-    string.format("static __attribute__((noinline)) %s *lookup_%d(flow_state *s, dfc_str k, uint64_t h, bool *created)", at, n.index),
-    "{",
-    string.format("    %s *acc = dfc_table_upsert_key(s->%s, k, h, created, &s->lastk_%s);", at, tab, tab),
-    string.format("    s->last_%s = acc;", tab),
-    string.format("    s->lasth_%s = h;", tab),
-    "    return acc;",
-    "}",
-  })
   local function replace(newval)
     if heap then
       p(string.format("{ %s nv = %s(%s); %s(*acc); *acc = nv; }", at, clone, newval, drop))
@@ -628,9 +619,8 @@ function M.generate(plan, opts)
   local state_fields, state_new, state_free = {}, {}, {}
   for _, t in ipairs(cg.tables) do
     state_fields[#state_fields + 1] = string.format("    dfc_table *%s; /* %s: %s per key */", t.name, t.id, t.value)
-    if not t.combiner then
-      state_fields[#state_fields + 1] = string.format("    %s *last_%s; dfc_str lastk_%s; uint64_t lasth_%s; /* the last key's value */",
-        t.value, t.name, t.name, t.name)
+    if t.cached then
+      state_fields[#state_fields + 1] = string.format("    %s *last_%s; /* the slot of its one key */", t.value, t.name)
     end
     state_new[#state_new + 1] = string.format("    s->%s = dfc_table_new(sizeof(%s));", t.name, t.value)
     if t.heap then
