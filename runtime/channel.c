@@ -28,6 +28,7 @@ static dfci_msg *msg_new(int kind, int chan, int from, int dest, int64_t epoch, 
     m->epoch = epoch;
     m->count = 0;
     m->len = len;
+    m->data = m->bytes;
     return m;
 }
 
@@ -40,12 +41,27 @@ dfci_msg *dfci_msg_data(int chan, int from, int dest, int64_t epoch, uint32_t co
     return m;
 }
 
+dfci_msg *dfci_msg_data_take(int chan, int from, int dest, int64_t epoch, uint32_t count, dfc_buf *b)
+{
+    dfci_msg *m = msg_new(DFCI_MSG_DATA, chan, from, dest, epoch, 0);
+    m->count = count;
+    m->data = b->data;
+    m->len = b->len;
+    *b = (dfc_buf){NULL, 0, 0};
+    dfc_buf_grow(b, DFC_FLUSH_BYTES + DFC_FLUSH_BYTES / 4);
+    return m;
+}
+
 dfci_msg *dfci_msg_progress(int chan, int from, int dest, int64_t frontier)
 {
     return msg_new(DFCI_MSG_PROGRESS, chan, from, dest, frontier, 0);
 }
 
-void dfci_msg_free(dfci_msg *m) { dfc_heap_free(m); }
+void dfci_msg_free(dfci_msg *m)
+{
+    if (m->data != m->bytes) dfc_heap_free(m->data);
+    dfc_heap_free(m);
+}
 
 void dfci_msg_encode(const dfci_msg *m, dfc_buf *out)
 {
@@ -57,7 +73,7 @@ void dfci_msg_encode(const dfci_msg *m, dfc_buf *out)
     dfc_buf_put_i64(out, m->epoch);
     dfc_buf_put_u32(out, m->count);
     dfc_buf_put_u32(out, (uint32_t)m->len);
-    dfc_buf_put(out, m->bytes, m->len);
+    dfc_buf_put(out, m->data, m->len);
 }
 
 dfci_msg *dfci_msg_decode(const uint8_t *p, size_t n, char *err, size_t errlen)
@@ -214,9 +230,7 @@ void dfc_out_flush(dfc_worker *w, int chan, int dest)
         dfci_bug("worker %d sends epoch %lld on channel %d after announcing frontier %lld "
                  "(is the channel's upstream list complete?)",
                  w->index, (long long)w->epoch, chan, (long long)rt->announced[chan]);
-    dfc_buf *b = &w->outbufs[i];
-    dfci_msg *m = dfci_msg_data(chan, w->index, dest, w->epoch, w->outcounts[i], b->data, b->len);
-    b->len = 0;
+    dfci_msg *m = dfci_msg_data_take(chan, w->index, dest, w->epoch, w->outcounts[i], &w->outbufs[i]);
     w->outcounts[i] = 0;
     dfci_send(w, m);
 }

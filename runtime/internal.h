@@ -56,11 +56,15 @@ typedef struct dfci_msg {
     int64_t epoch; /* DATA: the items' epoch; PROGRESS: the frontier */
     uint32_t count;
     size_t len;
-    uint8_t bytes[]; /* DATA payload */
+    uint8_t *data;   /* DATA payload: bytes[] below, or a buffer the message owns */
+    uint8_t bytes[];
 } dfci_msg;
 
 dfci_msg *dfci_msg_data(int chan, int from, int dest, int64_t epoch, uint32_t count,
                         const void *bytes, size_t len);
+/* A DATA message that takes over b's bytes (no copy); b is left empty with
+ * room for another batch. */
+dfci_msg *dfci_msg_data_take(int chan, int from, int dest, int64_t epoch, uint32_t count, dfc_buf *b);
 dfci_msg *dfci_msg_progress(int chan, int from, int dest, int64_t frontier);
 void dfci_msg_free(dfci_msg *m);
 

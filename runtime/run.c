@@ -20,6 +20,7 @@
  * and then left behind: the sinks stay open and the process exits 1.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
@@ -218,6 +219,11 @@ done:
 int dfc_main(const dfc_flow *flow, int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    /* Exchange batches (64 KiB and up) come and go all the time: keep them
+     * on the heap and the heap from shrinking, so that they are reused
+     * instead of mapped and faulted in again. */
+    mallopt(M_MMAP_THRESHOLD, 16 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     const char *prog = dfci_prog_name(argc > 0 ? argv[0] : NULL);
     dfci_options o;
     char err[DFCI_ERRLEN];

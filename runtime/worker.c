@@ -133,7 +133,7 @@ static bool drain_inbox(dfc_worker *w)
             dfci_set_epoch(w, m->epoch);
             const dfc_channel_desc *ch = &f->channels[m->chan];
             w->cur_step = ch->step;
-            dfc_reader r = {m->bytes, m->bytes + m->len, w};
+            dfc_reader r = {m->data, m->data + m->len, w};
             ch->recv(w, &r, m->count);
             if (r.p != r.end)
                 dfc_fail(w, "malformed batch: %zu bytes left after %u items",

@@ -35,7 +35,7 @@ int main(void)
     dfci_msg *d = dfci_msg_decode(b.data, b.len, err, sizeof err);
     t_ok(b.len == DFCI_MSG_WIRE_HEADER + 5 && d && d->kind == DFCI_MSG_DATA && d->chan == 3 &&
              d->from == 5 && d->dest == 7 && d->epoch == 42 && d->count == 2 && d->len == 5 &&
-             memcmp(d->bytes, "hello", 5) == 0,
+             memcmp(d->data, "hello", 5) == 0,
          "DATA round trip");
     dfci_msg_free(d);
     t_ok(dfci_msg_decode(b.data, b.len - 1, err, sizeof err) == NULL,
@@ -66,7 +66,7 @@ int main(void)
         while (list) {
             dfci_msg *nx = list->next;
             int64_t v;
-            memcpy(&v, list->bytes, sizeof v);
+            memcpy(&v, list->data, sizeof v);
             if (v != next[list->from]++) in_order = 0;
             got++;
             dfci_msg_free(list);
