@@ -3,9 +3,10 @@
  * that a keyed step finds an existing key without a function call.  Adding a
  * key (and growing), removal, iteration and freeing are in runtime/table.c,
  * whose opening comment describes the design: open addressing with linear
- * probing; a slot holds the key's hash, its first bytes (short keys compare
- * without a pointer chase), a pointer to the key's bytes and its length;
- * values live in a parallel array.  Included by dfc.h.
+ * probing; an entry is a slot (the key's hash, its first bytes so that short
+ * keys compare without a pointer chase, a pointer to the key's bytes and
+ * its length) followed by the key's value, so that a lookup touches one
+ * place in memory.  Included by dfc.h.
  */
 #ifndef DFC_TABLE_H
 #define DFC_TABLE_H
@@ -20,14 +21,26 @@ typedef struct dfc_table_slot {
 typedef struct dfc_table_chunk dfc_table_chunk;
 
 struct dfc_table {
-    size_t value_size, stride;
+    size_t value_size, stride; /* stride: value_size rounded up to 8 */
+    size_t entry_size;         /* sizeof(dfc_table_slot) + stride */
     size_t cap, mask, count;
     unsigned shift; /* 64 - log2(cap) */
-    dfc_table_slot *slots;
-    char *values;   /* cap * stride bytes */
+    char *entries;  /* cap * entry_size bytes */
     dfc_table_chunk *chunks;
     size_t live_bytes, dead_bytes;
 };
+
+static inline dfc_table_slot *dfc_table_slot_at(const dfc_table *t, size_t i)
+{
+    return (dfc_table_slot *)(t->entries + i * t->entry_size);
+}
+
+/* The value of entry i (the slot itself when values have no size). */
+static inline void *dfc_table_value_at(const dfc_table *t, size_t i)
+{
+    char *e = t->entries + i * t->entry_size;
+    return t->stride ? (void *)(e + sizeof(dfc_table_slot)) : (void *)e;
+}
 
 #define DFC_TABLE_PHI64 0x9e3779b97f4a7c15ULL
 
@@ -84,7 +97,7 @@ static inline size_t dfc_table_probe(const dfc_table *t, dfc_str key, uint64_t h
     size_t i = dfc_table_home(t, hash);
     uint64_t head = dfc_table_key_head(key.ptr, (size_t)key.len);
     for (;;) {
-        const dfc_table_slot *s = &t->slots[i];
+        const dfc_table_slot *s = dfc_table_slot_at(t, i);
         if (!s->key) {
             *found = false;
             return i;
@@ -111,8 +124,11 @@ static inline void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t has
         return dfci_table_insert(t, key, hash, stored);
     }
     if (created) *created = false;
-    if (stored) *stored = (dfc_str){t->slots[i].key, (int64_t)t->slots[i].len};
-    return t->stride ? (void *)(t->values + i * t->stride) : (void *)&t->slots[i];
+    if (stored) {
+        const dfc_table_slot *s = dfc_table_slot_at(t, i);
+        *stored = (dfc_str){s->key, (int64_t)s->len};
+    }
+    return dfc_table_value_at(t, i);
 }
 
 static inline void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created)

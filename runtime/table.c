@@ -3,10 +3,10 @@
  * fixed-size values.
  *
  * Open addressing with linear probing over a power-of-two array of slots.
- * A slot holds the key's 64-bit hash (compared before the bytes), a pointer
- * to the key's bytes and its length; value slots live in a parallel array
- * with a stride of value_size rounded up to 8 bytes (values are 8-byte
- * aligned) and are zeroed when created.  The home slot comes from the high
+ * An entry is a slot — the key's 64-bit hash (compared before the bytes),
+ * its first bytes, a pointer to the key's bytes and its length — followed by
+ * the value, value_size rounded up to 8 bytes (values are 8-byte aligned),
+ * zeroed when created.  The home slot comes from the high
  * bits of hash * 2^64/phi, not the low bits: keyed routing already fixed
  * hash % total_workers for every key on a worker.  The table grows (doubles)
  * past 70% load; deletion moves later entries of the probe run back into
@@ -47,7 +47,7 @@ struct dfc_table_chunk {
 
 
 
-static void *value_at(const dfc_table *t, size_t i) { return t->values + i * t->stride; }
+#define SLOT(t, i) dfc_table_slot_at((t), (i))
 
 static unsigned log2_size(size_t n)
 {
@@ -99,7 +99,7 @@ static void compact_keys(dfc_table *t)
 {
     key_chunk *fresh = NULL;
     for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i].key) t->slots[i].key = key_store(&fresh, t->slots[i].key, t->slots[i].len);
+        if (SLOT(t, i)->key) SLOT(t, i)->key = key_store(&fresh, SLOT(t, i)->key, SLOT(t, i)->len);
     chunks_free(t->chunks);
     t->chunks = fresh;
     t->dead_bytes = 0;
@@ -110,8 +110,7 @@ static void table_alloc(dfc_table *t, size_t cap)
     t->cap = cap;
     t->mask = cap - 1;
     t->shift = 64 - log2_size(cap);
-    t->slots = xcalloc(cap, sizeof *t->slots);
-    t->values = xcalloc(cap, t->stride);
+    t->entries = xcalloc(cap, t->entry_size);
 }
 
 dfc_table *dfc_table_new(size_t value_size)
@@ -119,6 +118,7 @@ dfc_table *dfc_table_new(size_t value_size)
     dfc_table *t = xcalloc(1, sizeof *t);
     t->value_size = value_size;
     t->stride = (value_size + 7) & ~(size_t)7;
+    t->entry_size = sizeof(slot) + t->stride;
     table_alloc(t, TABLE_MIN_CAP);
     return t;
 }
@@ -126,8 +126,7 @@ dfc_table *dfc_table_new(size_t value_size)
 void dfc_table_clear(dfc_table *t)
 {
     if (t->count == 0) return;
-    memset(t->slots, 0, t->cap * sizeof *t->slots);
-    memset(t->values, 0, t->cap * t->stride);
+    memset(t->entries, 0, t->cap * t->entry_size);
     chunks_free(t->chunks);
     t->chunks = NULL;
     t->count = 0;
@@ -138,29 +137,25 @@ void dfc_table_free(dfc_table *t)
 {
     if (!t) return;
     chunks_free(t->chunks);
-    free(t->slots);
-    free(t->values);
+    free(t->entries);
     free(t);
 }
 
 static void grow(dfc_table *t)
 {
-    slot *old = t->slots;
-    char *oldv = t->values;
+    char *old = t->entries;
     size_t oldcap = t->cap;
     table_alloc(t, oldcap * 2);
     for (size_t i = 0; i < oldcap; i++) {
-        if (!old[i].key) continue;
-        size_t j = dfc_table_home(t, old[i].hash);
-        while (t->slots[j].key) j = (j + 1) & t->mask;
-        t->slots[j] = old[i];
-        if (t->stride) memcpy(value_at(t, j), oldv + i * t->stride, t->stride);
+        const slot *o = (const slot *)(old + i * t->entry_size);
+        if (!o->key) continue;
+        size_t j = dfc_table_home(t, o->hash);
+        while (SLOT(t, j)->key) j = (j + 1) & t->mask;
+        memcpy(SLOT(t, j), o, t->entry_size);
     }
     free(old);
-    free(oldv);
     if (t->dead_bytes > t->live_bytes) compact_keys(t);
 }
-
 
 /* Adds a key that dfc_table_probe did not find, growing first when the
  * table would pass 70% load. */
@@ -170,16 +165,16 @@ void *dfci_table_insert(dfc_table *t, dfc_str key, uint64_t hash, dfc_str *store
     size_t i;
     if ((t->count + 1) * 10 > t->cap * 7) grow(t);
     i = dfc_table_probe(t, key, hash, &found);
-    slot *s = &t->slots[i];
+    slot *s = SLOT(t, i);
     s->hash = hash;
     s->head = dfc_table_key_head(key.ptr, (size_t)key.len);
     s->len = (size_t)key.len;
     s->key = key_store(&t->chunks, key.ptr, (size_t)key.len);
     t->count++;
     t->live_bytes += s->len ? s->len : 1;
-    if (t->stride) memset(value_at(t, i), 0, t->stride);
+    if (t->stride) memset(dfc_table_value_at(t, i), 0, t->stride);
     if (stored) *stored = (dfc_str){s->key, (int64_t)s->len};
-    return t->stride ? value_at(t, i) : (void *)s;
+    return dfc_table_value_at(t, i);
 }
 
 void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash)
@@ -187,7 +182,7 @@ void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash)
     bool found;
     size_t i = dfc_table_probe(t, key, hash, &found);
     if (!found) return NULL;
-    return t->stride ? value_at(t, i) : (void *)&t->slots[i];
+    return dfc_table_value_at(t, i);
 }
 
 bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash)
@@ -195,27 +190,23 @@ bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash)
     bool found;
     size_t i = dfc_table_probe(t, key, hash, &found);
     if (!found) return false;
-    size_t bytes = t->slots[i].len ? t->slots[i].len : 1;
+    size_t bytes = SLOT(t, i)->len ? SLOT(t, i)->len : 1;
     t->live_bytes -= bytes;
     t->dead_bytes += bytes;
     t->count--;
     /* Backward shift: walk the rest of the probe run; an entry whose home
      * is not cyclically in (hole, j] moves into the hole, and its old slot
      * becomes the hole. */
-    for (size_t j = (i + 1) & t->mask; t->slots[j].key; j = (j + 1) & t->mask) {
-        size_t h = dfc_table_home(t, t->slots[j].hash);
+    for (size_t j = (i + 1) & t->mask; SLOT(t, j)->key; j = (j + 1) & t->mask) {
+        size_t h = dfc_table_home(t, SLOT(t, j)->hash);
         if (((j - h) & t->mask) < ((j - i) & t->mask)) continue; /* stays */
-        t->slots[i] = t->slots[j];
-        if (t->stride) memcpy(value_at(t, i), value_at(t, j), t->stride);
+        memcpy(SLOT(t, i), SLOT(t, j), t->entry_size);
         i = j;
     }
-    t->slots[i].key = NULL;
-    t->slots[i].len = 0;
-    t->slots[i].hash = 0;
-    t->slots[i].head = 0;
+    memset(SLOT(t, i), 0, t->entry_size);
     /* Reclaim dead key bytes once they outweigh both the live keys and a
      * share of the slot array (so a compaction's cost is paid for). */
-    size_t floor_bytes = t->cap * sizeof(slot) / 4;
+    size_t floor_bytes = t->cap * t->entry_size / 4;
     if (t->dead_bytes > KEY_CHUNK && t->dead_bytes > t->live_bytes && t->dead_bytes > floor_bytes)
         compact_keys(t);
     return true;
@@ -226,9 +217,10 @@ size_t dfc_table_count(const dfc_table *t) { return t->count; }
 bool dfc_table_next(const dfc_table *t, size_t *iter, dfc_str *key, void **value)
 {
     for (size_t i = *iter; i < t->cap; i++) {
-        if (!t->slots[i].key) continue;
-        if (key) *key = (dfc_str){t->slots[i].key, (int64_t)t->slots[i].len};
-        if (value) *value = t->stride ? value_at(t, i) : (void *)&t->slots[i];
+        const slot *s = SLOT(t, i);
+        if (!s->key) continue;
+        if (key) *key = (dfc_str){s->key, (int64_t)s->len};
+        if (value) *value = dfc_table_value_at(t, i);
         *iter = i + 1;
         return true;
     }
