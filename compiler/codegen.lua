@@ -442,7 +442,7 @@ function CG:keyed_step(n, lam, add, in_t)
     else
       add("    if (created || " .. better("x.f1", "*part") .. ") *part = x.f1;")
     end
-    add(string.format("    if (dfc_table_count(STATE->%s) >= 16384) combine_%d(w);", comb, c))
+    add(string.format("    if (dfc_table_count(STATE->%s) >= 65536) combine_%d(w);", comb, c))
     combine_fn = "combine_" .. c
     self.steps[#self.steps + 1] = lines({
       string.format("/* %s: send the partial value of every key combined here, then forget them */", n.id),
