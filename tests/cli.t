@@ -60,4 +60,17 @@ like "$out" "none.flow" "dfc names the missing file"
 "$DFC" examples/wordcount.flow --emit-c "$T/wc.c"
 like "$(cat "$T/wc.c")" "#line [0-9]+ \"examples/wordcount.flow\"" "--emit-c keeps #line directives to the .flow file"
 like "$(cat "$T/wc.c")" "/\* counts.count_final \(count_final\) \*/" "generated C names each step"
+# A mistake inside a c { } block is the C compiler's to report, at the
+# .flow line it came from (#line), and dfc says which file; exit 1.
+cat > "$T/cblock.flow" <<'END'
+c {
+  static int64_t twice(int64_t x) { return x * 2 }
+}
+extern twice(i64) -> i64
+input range(3) | map(x => twice(x)) | output stdout
+END
+out=$("$DFC" "$T/cblock.flow" -o "$T/cblock" 2>&1); rc=$?
+is "$rc" "1" "a C error inside a c { } block exits 1"
+like "$out" "cblock.flow:2:[0-9]+: error: expected" "the C error points into the .flow file"
+like "$out" "the C code in .*cblock.flow does not compile" "dfc names the flow whose C does not compile"
 done_testing
