@@ -78,6 +78,15 @@ static char *path_dup(dfc_str p, char *err, size_t errlen)
     return s;
 }
 
+/* Puts "step '<id>': " in front of the message in err (sink k's step). */
+static void name_step(const dfc_flow *flow, int k, char *err, size_t errlen)
+{
+    if (!err || errlen == 0) return;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", err);
+    dfci_errf(err, errlen, "step '%s': %s", flow->step_ids[flow->sinks[k].step], msg);
+}
+
 /* mkdir -p: every missing directory of path. */
 static int mkdir_p(const char *path, char *err, size_t errlen)
 {
@@ -210,10 +219,14 @@ dfci_sinks *dfci_sinks_open(const dfc_flow *flow, const dfc_str *paths, int proc
             o->fd = open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
             if (o->fd < 0) {
                 dfci_errf(err, errlen, "cannot open '%s': %s", o->path, strerror(errno));
+                name_step(flow, k, err, errlen);
                 goto fail;
             }
         } else if (o->kind == DFC_SINK_DIR) {
-            if (mkdir_p(o->path, err, errlen) != 0) goto fail;
+            if (mkdir_p(o->path, err, errlen) != 0) {
+                name_step(flow, k, err, errlen);
+                goto fail;
+            }
         }
     }
     return s;
@@ -260,6 +273,7 @@ dfci_sink_local *dfci_sink_local_new(dfci_sinks *s, int worker, char *err, size_
             l->v[k].fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
             if (l->v[k].fd < 0) {
                 dfci_errf(err, errlen, "cannot open '%s': %s", p, strerror(errno));
+                name_step(s->flow, k, err, errlen);
                 free(p);
                 dfci_sink_local_free(l);
                 return NULL;

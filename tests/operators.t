@@ -272,6 +272,14 @@ out=$("$T/raising" 2>&1); rc=$?
 is "$rc" "1" "raises exits 1"
 like "$out" "error: step 'nums.raises'" "raises names its step"
 
+flow bad_sink <<'END'
+param out: str = ""
+input range(3) | output file(out) @"save"
+END
+out=$("$T/bad_sink" out="$T/no/such/dir/out.txt" 2>&1); rc=$?
+is "$rc" "1" "a file sink that cannot be opened exits 1"
+like "$out" "error: step 'save': cannot open '$T/no/such/dir/out.txt'" "... naming the sink's step and the path"
+
 out=$("$T/ordered" f="$T/missing.txt" 2>&1); rc=$?
 is "$rc" "1" "a missing input file exits 1"
 like "$out" "cannot open '$T/missing.txt'" "a missing input file is named"
