@@ -81,10 +81,11 @@ static char *path_dup(dfc_str p, char *err, size_t errlen)
 /* Puts "step '<id>': " in front of the message in err (sink k's step). */
 static void name_step(const dfc_flow *flow, int k, char *err, size_t errlen)
 {
-    if (!err || errlen == 0) return;
+    int step = flow->sinks[k].step;
+    if (!err || errlen == 0 || !flow->step_ids || step < 0 || step >= flow->nsteps) return;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", err);
-    dfci_errf(err, errlen, "step '%s': %s", flow->step_ids[flow->sinks[k].step], msg);
+    dfci_errf(err, errlen, "step '%s': %s", flow->step_ids[step], msg);
 }
 
 /* mkdir -p: every missing directory of path. */
