@@ -330,7 +330,7 @@ function Ctx:pipe(pipe, chain)
     self:error(head.pos, "a pipeline starts with 'input', a stream name or merge(...)")
     return nil
   end
-  for idx, op in ipairs(pipe.ops) do
+  for _, op in ipairs(pipe.ops) do
     if #values == 0 then
       self:error(op.pos, "nothing can follow 'output': it ends the pipeline")
       return nil
@@ -380,7 +380,6 @@ function Ctx:pipe(pipe, chain)
         values[i] = {node = n, port = i, type = t}
       end
     end
-    local _ = idx
   end
   return values
 end
