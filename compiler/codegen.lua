@@ -379,14 +379,16 @@ function CG:keyed_step(n, lam, add, in_t)
   p("bool created = false;")
   if const_key then
     -- Keyed by a constant (key_on(x => "all")): the table only ever holds
-    -- that one key, so once its slot is known every item goes straight to
-    -- it (the slot cannot move: no other key is ever added).
-    self.tables[#self.tables].cached = true
+    -- that one key.  Its slot is made with the state (it cannot move: no
+    -- other key is ever added) and `seen` says whether a value arrived, so
+    -- the hot path has no call and the compiler can keep the value in a
+    -- register through a batch.
+    self.tables[#self.tables].const_key = src.fn.body.value
     p("flow_state *s = STATE;")
     p(string.format("%s *acc = s->last_%s;", at, tab))
-    p(string.format("if (DFC_UNLIKELY(!acc)) { /* the one key: %s */", CE.cstring(src.fn.body.value)))
-    p(string.format("    acc = dfc_table_upsert(s->%s, k, h, &created);", tab))
-    p(string.format("    s->last_%s = acc;", tab))
+    p(string.format("if (DFC_UNLIKELY(!s->seen_%s)) {", tab))
+    p(string.format("    s->seen_%s = true;", tab))
+    p("    created = true;")
     p("}")
   else
     p(string.format("%s *acc = dfc_table_upsert(STATE->%s, k, h, &created);", at, tab))
@@ -428,10 +430,16 @@ function CG:keyed_step(n, lam, add, in_t)
   })
 
   -- The step: route by key; apply here, combine, or send.
+  if const_key then
+    add(string.format("    if (STATE->dest_%s == w->index) { /* the one key is ours */", tab))
+    add(string.format("        apply_%d(w, x.f0, 0, %s);\n        return;\n    }", n.index, val_expr))
+  end
   add("    dfc_str key = " .. key_expr .. ";")
   add("    uint64_t h = dfc_hash_str(key);")
   add("    int dest = dfc_route_hash(w, h);")
-  add(string.format("    if (dest == w->index) {\n        apply_%d(w, key, h, %s);\n        return;\n    }", n.index, val_expr))
+  if not const_key then
+    add(string.format("    if (dest == w->index) {\n        apply_%d(w, key, h, %s);\n        return;\n    }", n.index, val_expr))
+  end
   local combine_fn
   if combinable then
     self.tables[#self.tables + 1] = {name = comb, value = at, id = n.id .. " (combined before sending)", combiner = true}
@@ -475,6 +483,7 @@ function CG:keyed_step(n, lam, add, in_t)
     string.format("/* %s: end of input everywhere: emit the final value of every key */", n.id),
     string.format("static void eof_%d(dfc_worker *w)", c), "{",
     "    size_t it = 0, emitted = 0;", "    dfc_str k;", "    void *slot;",
+    const_key and string.format("    if (!STATE->seen_%s) return; /* no value ever arrived for the one key */", tab) or "",
     string.format("    while (dfc_table_next(STATE->%s, &it, &k, &slot)) {", tab),
     string.format("        %s y = {k, *(%s *)slot};", out_ct, at),
     self:emit(n, 1, "y", "        "),
@@ -619,10 +628,15 @@ function M.generate(plan, opts)
   local state_fields, state_new, state_free = {}, {}, {}
   for _, t in ipairs(cg.tables) do
     state_fields[#state_fields + 1] = string.format("    dfc_table *%s; /* %s: %s per key */", t.name, t.id, t.value)
-    if t.cached then
-      state_fields[#state_fields + 1] = string.format("    %s *last_%s; /* the slot of its one key */", t.value, t.name)
+    if t.const_key then
+      state_fields[#state_fields + 1] = string.format("    %s *last_%s; int dest_%s; bool seen_%s; /* its one key's slot and owner */",
+        t.value, t.name, t.name, t.name)
     end
     state_new[#state_new + 1] = string.format("    s->%s = dfc_table_new(sizeof(%s));", t.name, t.value)
+    if t.const_key then
+      state_new[#state_new + 1] = string.format("    { dfc_str k = %s; s->last_%s = dfc_table_upsert(s->%s, k, dfc_hash_str(k), NULL); s->dest_%s = dfc_route_key(w, k); }",
+        CE.str_lit(t.const_key), t.name, t.name, t.name)
+    end
     if t.heap then
       state_free[#state_free + 1] = string.format("    { size_t it = 0; dfc_str k; void *v; while (dfc_table_next(s->%s, &it, &k, &v)) %s(*(%s *)v); }",
         t.name, t.heap, t.value)

@@ -120,6 +120,18 @@ top 9
 W
 )"
 
+# A constant key that never gets a value emits nothing (its slot exists from
+# the start, but no value arrived); with values, exactly one result.
+flow const_key <<'END'
+param n: i64 = 0
+nums = input range(n)
+nums | key_on(x => "all") | fold_final(100, (acc, x) => acc + x) | output stdout
+nums | key_on(x => "all") | count_final | output stdout
+nums | key_on(x => "all") | map_value(x => str(x)) | max_final | output stdout
+END
+check const_key ""
+check const_key "$(printf '("all", 110)\n("all", 5)\n("all", "4")')" n=5
+
 # Finals chained: the second count runs after the first has emitted everywhere.
 flow chained <<'END'
 words = input range(100) | map(x => "w" .. str(x % 10))
