@@ -301,7 +301,6 @@ void dfc_table_free(dfc_table *t);
 void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash);
 bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash);
 void dfc_table_clear(dfc_table *t); /* removes every key, keeps the capacity */
-size_t dfc_table_count(const dfc_table *t);
 /* Iteration: size_t it = 0; while (dfc_table_next(t, &it, &k, &v)) ... */
 bool dfc_table_next(const dfc_table *t, size_t *iter, dfc_str *key, void **value);
 

@@ -131,6 +131,8 @@ static inline void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t has
     return dfc_table_value_at(t, i);
 }
 
+static inline size_t dfc_table_count(const dfc_table *t) { return t->count; }
+
 static inline void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created)
 {
     return dfc_table_upsert_key(t, key, hash, created, NULL);

@@ -212,7 +212,6 @@ bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash)
     return true;
 }
 
-size_t dfc_table_count(const dfc_table *t) { return t->count; }
 
 bool dfc_table_next(const dfc_table *t, size_t *iter, dfc_str *key, void **value)
 {
