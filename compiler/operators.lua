@@ -155,33 +155,39 @@ local function unary_fn(ctx, node, op, argtype)
   return ctx:lambda(node.fn, {argtype}, op.name)
 end
 
-function ops.map(ctx, node, op, ty)
-  local r = unary_fn(ctx, node, op, ty)
-  return r and {r}
+-- What the function of map, filter, filter_map and flat_map (and of their
+-- _value forms) must return, given its result type r and the value type v;
+-- each returns the type of what goes downstream.
+local function returns_any(_, _, r) return r end
+local function returns_bool(ctx, op, r, v)
+  expect(ctx, op.pos, r, T.bool, "the predicate of '" .. op.name .. "'")
+  return v
 end
-
-function ops.filter(ctx, node, op, ty)
-  local r = unary_fn(ctx, node, op, ty)
-  if not r then return nil end
-  expect(ctx, op.pos, r, T.bool, "the predicate of 'filter'")
-  return {ty}
-end
-
-function ops.filter_map(ctx, node, op, ty)
-  local r = unary_fn(ctx, node, op, ty)
-  if not r then return nil end
+local function returns_option(ctx, op, r)
   local u = T.var()
-  expect(ctx, op.pos, r, T.option(u), "the function of 'filter_map'")
-  return {u}
+  expect(ctx, op.pos, r, T.option(u), "the function of '" .. op.name .. "'")
+  return u
+end
+local function returns_list(ctx, op, r)
+  local u = T.var()
+  expect(ctx, op.pos, r, T.list(u), "the function of '" .. op.name .. "'")
+  return u
 end
 
-function ops.flat_map(ctx, node, op, ty)
-  local r = unary_fn(ctx, node, op, ty)
-  if not r then return nil end
-  local u = T.var()
-  expect(ctx, op.pos, r, T.list(u), "the function of 'flat_map'")
-  return {u}
+-- An operator whose one function gets the item.
+local function item_op(check)
+  return function(ctx, node, op, ty)
+    local r = unary_fn(ctx, node, op, ty)
+    if not r then return nil end
+    local out = check(ctx, op, r, ty)
+    return out and {out}
+  end
 end
+
+ops.map = item_op(returns_any)
+ops.filter = item_op(returns_bool)
+ops.filter_map = item_op(returns_option)
+ops.flat_map = item_op(returns_list)
 
 function ops.flatten(ctx, node, op, ty)
   if not args(ctx, op, 0) then return nil end
@@ -247,21 +253,10 @@ local function value_op(check)
   end
 end
 
-ops.map_value = value_op(function(_, _, r) return r end)
-ops.filter_value = value_op(function(ctx, op, r, v)
-  expect(ctx, op.pos, r, T.bool, "the predicate of 'filter_value'")
-  return v
-end)
-ops.filter_map_value = value_op(function(ctx, op, r)
-  local u = T.var()
-  expect(ctx, op.pos, r, T.option(u), "the function of 'filter_map_value'")
-  return u
-end)
-ops.flat_map_value = value_op(function(ctx, op, r)
-  local u = T.var()
-  expect(ctx, op.pos, r, T.list(u), "the function of 'flat_map_value'")
-  return u
-end)
+ops.map_value = value_op(returns_any)
+ops.filter_value = value_op(returns_bool)
+ops.filter_map_value = value_op(returns_option)
+ops.flat_map_value = value_op(returns_list)
 
 -- Keyed "final" aggregations: state per key, emitted at end of input.
 

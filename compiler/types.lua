@@ -101,7 +101,7 @@ function M.tostring(t)
     local inner = M.tostring(t.elem)
     return inner .. "?"
   elseif t.tag == "var" then
-    return "?"
+    return "T" -- not known yet: any type
   elseif t.tag == "error" then
     return "<error>"
   end
