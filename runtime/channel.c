@@ -163,14 +163,7 @@ dfci_msg *dfci_inbox_take(dfci_inbox *ib)
 
 void dfci_inbox_wait(dfci_inbox *ib, int timeout_ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = dfci_clock_after(timeout_ms);
     pthread_mutex_lock(&ib->mu);
     if (!ib->head) {
         ib->waiting = true;

@@ -33,13 +33,6 @@ void *dfc_alloc(size_t n)
     return dfc_arena_alloc(&w->arena, n);
 }
 
-int64_t dfci_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void dfci_bug(const char *fmt, ...)
 {
     char msg[DFCI_ERRLEN];

@@ -57,17 +57,10 @@ typedef struct hs_keys {
     uint8_t confirm_i[32], confirm_r[32], i2r[32], r2i[32];
 } hs_keys;
 
-int64_t dfci_hs_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int wait_fd(int fd, short events, int64_t deadline_ms, char *err, size_t errlen)
 {
     for (;;) {
-        int64_t left = deadline_ms - dfci_hs_now_ms();
+        int64_t left = deadline_ms - dfci_clock_ms();
         struct pollfd pfd = {.fd = fd, .events = events};
         int r;
         if (left <= 0) {

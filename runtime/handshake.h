@@ -22,6 +22,8 @@
 
 #include <sodium.h>
 
+#include "clock.h"
+
 #define DFCI_HS_VERSION 1
 #define DFCI_HS_MAGIC "DFCN"
 #define DFCI_HS_HELLO_BYTES 120
@@ -51,7 +53,7 @@ typedef struct dfci_hs_result {
 } dfci_hs_result;
 
 /* Runs the handshake on a connected blocking socket, giving up at
- * deadline_ms (on the CLOCK_MONOTONIC scale of dfci_hs_now_ms).  Returns 0
+ * deadline_ms (on the CLOCK_MONOTONIC scale of dfci_clock_ms).  Returns 0
  * and fills out, or a dfci_hs_err with the reason in err (no address: the
  * caller knows whom it talks to).  Wipes every derived key on every path;
  * the caller wipes out when done with it. */
@@ -59,8 +61,6 @@ int dfci_handshake(int fd, int initiator, const dfci_hs_params *p, int64_t deadl
                    dfci_hs_result *out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Milliseconds on the monotonic clock. */
-int64_t dfci_hs_now_ms(void);
 
 /* Reads or writes exactly n bytes before deadline_ms (poll, then
  * read/send with MSG_NOSIGNAL).  Return 0, or -1 with a message: "timed

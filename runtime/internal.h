@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "clock.h"
 #include "dfc.h"
 #include "io.h"
 
@@ -215,7 +216,6 @@ static inline bool dfci_aborted(const dfci_proc *p)
 }
 /* A broken runtime invariant: "dfc: internal error: ..." and abort(). */
 DFC_NORETURN void dfci_bug(const char *fmt, ...) DFC_PRINTF(1, 2);
-int64_t dfci_now_ms(void); /* monotonic clock */
 
 /* ------------------------------------------------------------ command line */
 

@@ -129,7 +129,7 @@ struct dfci_net {
 
 /* ------------------------------------------------------------ helpers */
 
-static int64_t now_ms(void) { return dfci_hs_now_ms(); }
+static int64_t now_ms(void) { return dfci_clock_ms(); }
 
 static void net_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void net_log(const char *fmt, ...)
@@ -145,14 +145,7 @@ static void net_log(const char *fmt, ...)
 /* Waits on n->cv (n->mu held) for at most ms. */
 static void cv_wait_ms(dfci_net *n, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = dfci_clock_after(ms);
     pthread_cond_timedwait(&n->cv, &n->mu, &ts);
 }
 

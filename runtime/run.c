@@ -71,13 +71,7 @@ static bool wait_workers(dfci_proc *p)
     while (p->running > 0) {
         if (dfci_aborted(p)) {
             if (!have_deadline) {
-                clock_gettime(CLOCK_MONOTONIC, &deadline);
-                deadline.tv_sec += DFCI_ABORT_GRACE_MS / 1000;
-                deadline.tv_nsec += (long)(DFCI_ABORT_GRACE_MS % 1000) * 1000000L;
-                if (deadline.tv_nsec >= 1000000000L) {
-                    deadline.tv_sec++;
-                    deadline.tv_nsec -= 1000000000L;
-                }
+                deadline = dfci_clock_after(DFCI_ABORT_GRACE_MS);
                 have_deadline = true;
             }
             if (pthread_cond_timedwait(&p->done_cv, &p->mu, &deadline) == ETIMEDOUT) break;

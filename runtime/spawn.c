@@ -238,7 +238,7 @@ int dfci_spawn(const char *prog, int argc, char **argv, const dfci_options *o)
         for (int k = 0; k < spawn_n; k++) kill(pids[k], SIGTERM);
 
     /* Wait for every child; after the first failure, a grace period. */
-    int64_t term_at = status != 0 ? dfci_now_ms() : -1;
+    int64_t term_at = status != 0 ? dfci_clock_ms() : -1;
     bool termed = false;
     while (live > 0) {
         int st;
@@ -246,7 +246,7 @@ int dfci_spawn(const char *prog, int argc, char **argv, const dfci_options *o)
         if (pid < 0 && errno == EINTR) continue;
         if (pid < 0) break;
         if (pid == 0) {
-            if (term_at >= 0 && !termed && dfci_now_ms() >= term_at) {
+            if (term_at >= 0 && !termed && dfci_clock_ms() >= term_at) {
                 for (int k = 0; k < spawn_n; k++)
                     if (pids[k] > 0) kill(pids[k], SIGTERM);
                 termed = true;
@@ -263,7 +263,7 @@ int dfci_spawn(const char *prog, int argc, char **argv, const dfci_options *o)
         int code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
         if (code != 0 && status == 0) {
             status = code;
-            if (term_at < 0) term_at = dfci_now_ms() + DFCI_SPAWN_GRACE_MS;
+            if (term_at < 0) term_at = dfci_clock_ms() + DFCI_SPAWN_GRACE_MS;
         }
     }
     free(cargv);

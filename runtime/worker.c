@@ -108,7 +108,7 @@ static void worker_open(dfc_worker *w)
         rt->sinks = dfci_sink_local_new(p->sinks, w->index, err, sizeof err);
         if (!rt->sinks) dfci_fail_run(w, "%s", err);
     }
-    rt->epoch_deadline = dfci_now_ms() + p->epoch_interval_ms;
+    rt->epoch_deadline = dfci_clock_ms() + p->epoch_interval_ms;
     if (f->state_new) w->state = f->state_new(w);
 }
 
@@ -175,7 +175,7 @@ static void read_source(dfc_worker *w)
 static void tick_epoch(dfci_worker *rt)
 {
     if (rt->src_live == 0) return;
-    int64_t now = dfci_now_ms();
+    int64_t now = dfci_clock_ms();
     if (now < rt->epoch_deadline) return;
     rt->src_epoch++;
     if (rt->src_epoch > rt->max_epoch) rt->max_epoch = rt->src_epoch;
