@@ -62,7 +62,6 @@ local function has_heap(t)
   elseif t.tag == "option" then return has_heap(t.elem) end
   return false
 end
-M.has_heap = has_heap
 
 -- Name of helper `kind` (fmt, enc, dec, eq, clone, drop) for type t.
 function CG:helper(kind, t)
@@ -381,8 +380,7 @@ function CG:keyed_step(n, lam, add, in_t)
     -- Keyed by a constant (key_on(x => "all")): the table only ever holds
     -- that one key.  Its slot is made with the state (it cannot move: no
     -- other key is ever added) and `seen` says whether a value arrived, so
-    -- the hot path has no call and the compiler can keep the value in a
-    -- register through a batch.
+    -- the hot path has neither a hash nor a lookup.
     self.tables[#self.tables].const_key = src.fn.body.value
     p("flow_state *s = STATE;")
     p(string.format("%s *acc = s->last_%s;", at, tab))

@@ -53,23 +53,28 @@ typedef struct dfc_list_str {
     int64_t len;
 } dfc_list_str;
 
+/* n bytes equal?  Words at a time: keys are mostly short, and a libc
+ * memcmp call costs more than the compare. */
+static inline bool dfc_bytes_eq(const char *a, const char *b, size_t n)
+{
+    while (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return false;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    while (n--) if (*a++ != *b++) return false;
+    return true;
+}
+
 static inline bool dfc_str_eq(dfc_str a, dfc_str b)
 {
     if (a.len != b.len) return false;
     if (a.ptr == b.ptr || a.len == 0) return true;
-    if (a.len <= 16) { /* short: words at a time, no libc call */
-        const char *p = a.ptr, *q = b.ptr;
-        int64_t n = a.len;
-        while (n >= 8) {
-            uint64_t x, y;
-            memcpy(&x, p, 8);
-            memcpy(&y, q, 8);
-            if (x != y) return false;
-            p += 8, q += 8, n -= 8;
-        }
-        while (n--) if (*p++ != *q++) return false;
-        return true;
-    }
+    if (a.len <= 16) return dfc_bytes_eq(a.ptr, b.ptr, (size_t)a.len);
     return memcmp(a.ptr, b.ptr, (size_t)a.len) == 0;
 }
 

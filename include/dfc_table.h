@@ -65,23 +65,6 @@ static inline uint64_t dfc_table_key_head(const char *p, size_t n)
     return h;
 }
 
-/* Key bytes equal?  Words at a time: keys are mostly short, and a libc
- * memcmp call costs more than the compare. */
-static inline bool dfc_table_same_bytes(const char *a, const char *b, size_t n)
-{
-    while (n >= 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y) return false;
-        a += 8;
-        b += 8;
-        n -= 8;
-    }
-    while (n--) if (*a++ != *b++) return false;
-    return true;
-}
-
 /* The home slot comes from the high bits of hash * 2^64/phi, not the low
  * bits: keyed routing already fixed part of the hash for every key on a
  * worker. */
@@ -103,7 +86,7 @@ static inline size_t dfc_table_probe(const dfc_table *t, dfc_str key, uint64_t h
             return i;
         }
         if (s->hash == hash && s->len == (size_t)key.len && s->head == head &&
-            (key.len <= 8 || dfc_table_same_bytes(s->key + 8, key.ptr + 8, (size_t)key.len - 8))) {
+            (key.len <= 8 || dfc_bytes_eq(s->key + 8, key.ptr + 8, (size_t)key.len - 8))) {
             *found = true;
             return i;
         }
