@@ -48,11 +48,23 @@ local function binop(cg, e)
   if op == "or" then return "(" .. M.expr(cg, a) .. " || " .. M.expr(cg, b) .. ")" end
   if op == ".." then return "dfc_concat(w, " .. M.expr(cg, a) .. ", " .. M.expr(cg, b) .. ")" end
   local numeric = T.is_numeric(a.type) and T.is_numeric(b.type)
+  local function pos_lit(x) return (x.tag == "int" or x.tag == "duration") and x.value > 0 end
+  if (op == "==" or op == "!=") and a.tag == "binop" and a.op == "%" and is(a, "i64") and
+      pos_lit(a.rhs) and b.tag == "int" and b.value == 0 then
+    -- x % c == 0 for a literal c > 0: the floored and the truncated modulo
+    -- are zero together, and C's form lets the C compiler test divisibility
+    -- with one multiplication.
+    return "((" .. num(cg, a.lhs, T.i64) .. " % " .. num(cg, a.rhs, T.i64) .. ") " .. op .. " 0)"
+  end
   if numeric then
     local rt = (is(a, "f64") or is(b, "f64")) and T.f64 or T.i64
     local x, y = num(cg, a, rt), num(cg, b, rt)
-    if rt == T.i64 and op == "/" then return "dfc_i64_div(w, " .. x .. ", " .. y .. ")" end
-    if rt == T.i64 and op == "%" then return "dfc_i64_mod(w, " .. x .. ", " .. y .. ")" end
+    if rt == T.i64 and (op == "/" or op == "%") then
+      -- Floored, as in SPEC §2; a positive literal divisor needs no checks.
+      local pos = pos_lit(b)
+      local fn = (op == "/" and "dfc_i64_div" or "dfc_i64_mod") .. (pos and "_pos(" or "(w, ")
+      return fn .. x .. ", " .. y .. ")"
+    end
     if rt == T.f64 and op == "%" then return "dfc_f64_mod(" .. x .. ", " .. y .. ")" end
     return "(" .. x .. " " .. op .. " " .. y .. ")"
   end

@@ -18,6 +18,11 @@ CG.__index = CG
 
 local function lines(t) return table.concat(t, "\n") end
 
+-- Entry points (source batches, received messages, end of input) copy the
+-- hot state in and back out around the steps they run.
+local HOT_IN = "    flow_hot hot_, *hot = &hot_;\n    hot_load(w, hot);"
+local HOT_OUT = "    hot_store(w, hot);"
+
 -- Types ---------------------------------------------------------------
 
 -- The C type of a flow type (declaring typedefs as needed) and the suffix
@@ -227,7 +232,7 @@ function CG:emit(node, port, val, indent)
   indent = indent or "    "
   local out = {}
   for _, s in ipairs(node.succ[port] or {}) do
-    out[#out + 1] = indent .. "step_" .. s.index .. "(w, " .. val .. ");"
+    out[#out + 1] = indent .. "step_" .. s.index .. "(w, hot, " .. val .. ");"
   end
   if #out == 0 then return indent .. "(void)" .. val .. ";" end
   return lines(out)
@@ -330,7 +335,7 @@ function CG:step(n)
   else
     error({internal = true, msg = "codegen: no code for operator " .. op}, 0)
   end
-  local sig = string.format("static inline void step_%d(dfc_worker *w, %s x)", n.index, ct)
+  local sig = string.format("static inline void step_%d(dfc_worker *w, flow_hot *hot, %s x)", n.index, ct)
   self.steps[#self.steps + 1] = lines({"/* " .. n.id .. " (" .. op .. ") */", sig, "{", lines(body), "}"})
 end
 
@@ -340,7 +345,7 @@ function CG:receiver(n, per_item, eof)
   self.receivers[#self.receivers + 1] = lines({
     string.format("/* %s: items arriving from other workers */", n.id),
     string.format("static void recv_%d(dfc_worker *w, dfc_reader *r, uint32_t count)", c),
-    "{", "    for (uint32_t i = 0; i < count; i++) {", per_item, "    }", "}",
+    "{", HOT_IN, "    for (uint32_t i = 0; i < count; i++) {", per_item, "    }", HOT_OUT, "}",
   })
   if eof then self.receivers[#self.receivers + 1] = eof end
   self.channel_fns[c] = {recv = "recv_" .. c, eof = eof and ("eof_" .. c) or "NULL"}
@@ -381,11 +386,14 @@ function CG:keyed_step(n, lam, add, in_t)
     -- that one key.  Its slot is made with the state (it cannot move: no
     -- other key is ever added) and `seen` says whether a value arrived, so
     -- the hot path has neither a hash nor a lookup.
+    -- While an entry point runs, the slot and `seen` live in flow_hot
+    -- (see the template), where the C compiler keeps them in registers.
     self.tables[#self.tables].const_key = src.fn.body.value
-    p("flow_state *s = STATE;")
-    p(string.format("%s *acc = s->last_%s;", at, tab))
-    p(string.format("if (DFC_UNLIKELY(!s->seen_%s)) {", tab))
-    p(string.format("    s->seen_%s = true;", tab))
+    self.tables[#self.tables].hot = n.index
+    self.tables[#self.tables].hot_ctype = at
+    p(string.format("%s *acc = &hot->acc_%d;", at, n.index))
+    p(string.format("if (DFC_UNLIKELY(!hot->seen_%d)) {", n.index))
+    p(string.format("    hot->seen_%d = true;", n.index))
     p("    created = true;")
     p("}")
   else
@@ -423,20 +431,20 @@ function CG:keyed_step(n, lam, add, in_t)
   end
   self.steps[#self.steps + 1] = lines({
     string.format("/* %s: fold one value into its key's state (on the worker that owns the key) */", n.id),
-    string.format("static inline void apply_%d(dfc_worker *w, dfc_str k, uint64_t h, %s v)", n.index, vct),
+    string.format("static inline void apply_%d(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", n.index, vct),
     "{", lines(ap), "}",
   })
 
   -- The step: route by key; apply here, combine, or send.
   if const_key then
-    add(string.format("    if (STATE->dest_%s == w->index) { /* the one key is ours */", tab))
-    add(string.format("        apply_%d(w, x.f0, 0, %s);\n        return;\n    }", n.index, val_expr))
+    add(string.format("    if (DFC_LIKELY(hot->mine_%d)) { /* the one key is ours */", n.index))
+    add(string.format("        apply_%d(w, hot, x.f0, 0, %s);\n        return;\n    }", n.index, val_expr))
   end
   add("    dfc_str key = " .. key_expr .. ";")
   add("    uint64_t h = dfc_hash_str(key);")
   add("    int dest = dfc_route_hash(w, h);")
   if not const_key then
-    add(string.format("    if (dest == w->index) {\n        apply_%d(w, key, h, %s);\n        return;\n    }", n.index, val_expr))
+    add(string.format("    if (dest == w->index) {\n        apply_%d(w, hot, key, h, %s);\n        return;\n    }", n.index, val_expr))
   end
   local combine_fn
   if combinable then
@@ -474,19 +482,19 @@ function CG:keyed_step(n, lam, add, in_t)
   local per = {
     "        dfc_str k = dfc_get_str(r);",
     string.format("        %s v = %s(r);", vct, self:helper("dec", vt)),
-    string.format("        apply_%d(w, k, dfc_hash_str(k), v);", n.index),
+    string.format("        apply_%d(w, hot, k, dfc_hash_str(k), v);", n.index),
   }
   local out_ct = self:ctype(n.out[1])
   local eof = lines({
     string.format("/* %s: end of input everywhere: emit the final value of every key */", n.id),
-    string.format("static void eof_%d(dfc_worker *w)", c), "{",
+    string.format("static void eof_%d(dfc_worker *w)", c), "{", HOT_IN,
     "    size_t it = 0, emitted = 0;", "    dfc_str k;", "    void *slot;",
-    const_key and string.format("    if (!STATE->seen_%s) return; /* no value ever arrived for the one key */", tab) or "",
+    const_key and string.format("    if (!STATE->seen_%s) goto done; /* no value ever arrived for the one key */", tab) or "",
     string.format("    while (dfc_table_next(STATE->%s, &it, &k, &slot)) {", tab),
     string.format("        %s y = {k, *(%s *)slot};", out_ct, at),
     self:emit(n, 1, "y", "        "),
     "        if ((++emitted & 255) == 0) dfc_arena_reset(&w->arena);",
-    "    }", "}",
+    "    }", const_key and "done:" or "", HOT_OUT, "}",
   })
   self:receiver(n, lines(per), eof)
   self.channel_fns[c].combine = combine_fn
@@ -537,8 +545,12 @@ function CG:source(n)
     }
     emit = self:emit(n, 1, "x", "        ")
   end
+  for i, l in ipairs(push) do
+    if l == "{" then table.insert(push, i + 1, HOT_IN) break end
+  end
   push[#push + 1] = emit
   push[#push + 1] = "    }"
+  push[#push + 1] = HOT_OUT
   push[#push + 1] = "}"
   self.sources[#self.sources + 1] = lines(push)
   local kinds = {file = "DFC_SRC_FILE", dir = "DFC_SRC_DIR", csv = "DFC_SRC_CSV", stdin = "DFC_SRC_STDIN", range = "DFC_SRC_RANGE"}
@@ -624,11 +636,17 @@ function M.generate(plan, opts)
   end
 
   local state_fields, state_new, state_free = {}, {}, {}
+  local hot_fields, hot_load, hot_store = {}, {}, {}
   for _, t in ipairs(cg.tables) do
     state_fields[#state_fields + 1] = string.format("    dfc_table *%s; /* %s: %s per key */", t.name, t.id, t.value)
     if t.const_key then
       state_fields[#state_fields + 1] = string.format("    %s *last_%s; int dest_%s; bool seen_%s; /* its one key's slot and owner */",
         t.value, t.name, t.name, t.name)
+      hot_fields[#hot_fields + 1] = string.format("    %s acc_%d; bool seen_%d, mine_%d; /* %s: the one key's value */",
+        t.hot_ctype, t.hot, t.hot, t.hot, t.id)
+      hot_load[#hot_load + 1] = string.format("    h->acc_%d = *s->last_%s; h->seen_%d = s->seen_%s; h->mine_%d = s->dest_%s == w->index;",
+        t.hot, t.name, t.hot, t.name, t.hot, t.name)
+      hot_store[#hot_store + 1] = string.format("    *s->last_%s = h->acc_%d; s->seen_%s = h->seen_%d;", t.name, t.hot, t.name, t.hot)
     end
     state_new[#state_new + 1] = string.format("    s->%s = dfc_table_new(sizeof(%s));", t.name, t.value)
     if t.const_key then
@@ -654,6 +672,11 @@ function M.generate(plan, opts)
     typedefs = lines(cg.typedefs),
     params_struct = "typedef struct flow_params {\n" .. (#pfields > 0 and lines(pfields) or "    char unused;") .. "\n} flow_params;",
     state_struct = "typedef struct flow_state {\n" .. lines(state_fields) .. "\n} flow_state;",
+    hot_struct = "typedef struct flow_hot {\n" .. (#hot_fields > 0 and lines(hot_fields) or "    char unused;") .. "\n} flow_hot;",
+    hot_load = "static inline void hot_load(dfc_worker *w, flow_hot *h)\n{\n" ..
+      (#hot_load > 0 and ("    flow_state *s = STATE;\n" .. lines(hot_load)) or "    (void)w; (void)h;") .. "\n}",
+    hot_store = "static inline void hot_store(dfc_worker *w, flow_hot *h)\n{\n" ..
+      (#hot_store > 0 and ("    flow_state *s = STATE;\n" .. lines(hot_store)) or "    (void)w; (void)h;") .. "\n}",
     helpers = lines(cg.helpers),
     functions = functions,
     lambdas = lines(cg.lambdas),

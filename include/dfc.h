@@ -406,6 +406,20 @@ static inline int64_t dfc_i64_mod(dfc_worker *w, int64_t a, int64_t b)
     if (r != 0 && ((r < 0) != (b < 0))) r += b;
     return r;
 }
+/* The same by a divisor the compiler knows is positive (a literal): cannot
+ * fail, and has no branch; a power of two becomes a shift or a mask. */
+static inline int64_t dfc_i64_div_pos(int64_t a, int64_t b)
+{
+    if ((b & (b - 1)) == 0) return a >> __builtin_ctzll((uint64_t)b); /* arithmetic shift: floors */
+    int64_t q = a / b, r = a % b;
+    return q - (r < 0);
+}
+static inline int64_t dfc_i64_mod_pos(int64_t a, int64_t b)
+{
+    if ((b & (b - 1)) == 0) return a & (b - 1);
+    int64_t r = a % b;
+    return r + ((r >> 63) & b);
+}
 double fmod(double, double);
 static inline double dfc_f64_mod(double a, double b)
 {

@@ -49,6 +49,19 @@ check text_forms "$(cat <<'W'
 W
 )"
 
+# Floor division and modulo by literal divisors (shift, mask, multiply in
+# the C) and by a divisor known only at run time: the same floored results.
+flow floor_div <<'END'
+param d: i64 = 3
+nums = input range(9)
+nums | map(x => x - 4) | map(x => (x, x / 4, x % 4, x / 3, x % 3, x / d, x % d, x % 3 == 0, x % 4 != 0)) | output stdout
+END
+check floor_div "$(for x in -4 -3 -2 -1 0 1 2 3 4; do
+  perl -e '$x = shift; $f = sub { my ($a, $b) = @_; my $q = int($a / $b); $q-- if $q * $b != $a && ($a < 0) != ($b < 0); $q };
+    my ($q4, $q3) = ($f->($x, 4), $f->($x, 3)); my ($m4, $m3) = ($x - 4 * $q4, $x - 3 * $q3);
+    printf "(%d, %d, %d, %d, %d, %d, %d, %s, %s)\n", $x, $q4, $m4, $q3, $m3, $q3, $m3, $m3 == 0 ? "true" : "false", $m4 != 0 ? "true" : "false"' -- $x
+done)"
+
 flow keyed <<'END'
 nums = input range(6)
 kv = nums | key_on(x => str(x % 2)) | map_value(x => x * 100)
@@ -131,6 +144,9 @@ nums | key_on(x => "all") | map_value(x => str(x)) | max_final | output stdout
 END
 check const_key ""
 check const_key "$(printf '("all", 110)\n("all", 5)\n("all", "4")')" n=5
+# Many source batches and messages: the one key's value is carried across
+# them (it lives in registers during a batch and in the state between).
+check const_key "$(printf '("all", 19999900100)\n("all", 200000)\n("all", "99999")')" n=200000
 
 # Finals chained: the second count runs after the first has emitted everywhere.
 flow chained <<'END'
