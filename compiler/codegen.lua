@@ -444,7 +444,34 @@ function CG:keyed_step(n, lam, add, in_t)
   add("    uint64_t h = dfc_hash_str(key);")
   add("    int dest = dfc_route_hash(w, h);")
   if not const_key then
-    add(string.format("    if (dest == w->index) {\n        apply_%d(w, hot, key, h, %s);\n        return;\n    }", n.index, val_expr))
+    -- An item of a key this worker owns waits in a small ring while its
+    -- slot comes in from memory (a prefetch), so that the lookups of
+    -- several items overlap instead of each waiting for its cache miss.
+    add(string.format("    if (dest == w->index) {\n        defer_%d(w, hot, key, h, %s);\n        return;\n    }", n.index, val_expr))
+    self.tables[#self.tables].ring = {index = n.index, vct = vct}
+    self.steps[#self.steps + 1] = lines({
+      string.format("/* %s: queue an item of a key this worker owns and prefetch its slot; apply the", n.id),
+      " * item queued DFC_RING items ago (hot_store applies the rest at the end of the batch) */",
+      string.format("static inline void defer_%d(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", n.index, vct),
+      "{",
+      string.format("    dfc_table_prefetch(STATE->%s, h);", tab),
+      string.format("    size_t i = hot->nring_%d %% DFC_RING;", n.index),
+      string.format("    if (hot->nring_%d >= DFC_RING) apply_%d(w, hot, hot->ring_%d[i].k, hot->ring_%d[i].h, hot->ring_%d[i].v);",
+        n.index, n.index, n.index, n.index, n.index),
+      string.format("    hot->ring_%d[i].k = k;\n    hot->ring_%d[i].h = h;\n    hot->ring_%d[i].v = v;\n    hot->nring_%d++;",
+        n.index, n.index, n.index, n.index),
+      "}",
+      string.format("/* %s: apply the queued items, oldest first */", n.id),
+      string.format("static void drain_%d(dfc_worker *w, flow_hot *hot)", n.index),
+      "{",
+      string.format("    size_t n = hot->nring_%d;", n.index),
+      "    for (size_t j = n > DFC_RING ? n - DFC_RING : 0; j < n; j++) {",
+      "        size_t i = j % DFC_RING;",
+      string.format("        apply_%d(w, hot, hot->ring_%d[i].k, hot->ring_%d[i].h, hot->ring_%d[i].v);", n.index, n.index, n.index, n.index),
+      "    }",
+      string.format("    hot->nring_%d = 0;", n.index),
+      "}",
+    })
   end
   local combine_fn
   if combinable then
@@ -493,7 +520,10 @@ function CG:keyed_step(n, lam, add, in_t)
     string.format("    while (dfc_table_next(STATE->%s, &it, &k, &slot)) {", tab),
     string.format("        %s y = {k, *(%s *)slot};", out_ct, at),
     self:emit(n, 1, "y", "        "),
-    "        if ((++emitted & 255) == 0) dfc_arena_reset(&w->arena);",
+    "        if ((++emitted & 255) == 0) {",
+    "            hot_drain(w, hot); /* queued items may point into the arena */",
+    "            dfc_arena_reset(&w->arena);",
+    "        }",
     "    }", const_key and "done:" or "", HOT_OUT, "}",
   })
   self:receiver(n, lines(per), eof)
@@ -636,7 +666,7 @@ function M.generate(plan, opts)
   end
 
   local state_fields, state_new, state_free = {}, {}, {}
-  local hot_fields, hot_load, hot_store = {}, {}, {}
+  local hot_fields, hot_load, hot_store, hot_drain = {}, {}, {}, {}
   for _, t in ipairs(cg.tables) do
     state_fields[#state_fields + 1] = string.format("    dfc_table *%s; /* %s: %s per key */", t.name, t.id, t.value)
     if t.const_key then
@@ -647,6 +677,13 @@ function M.generate(plan, opts)
       hot_load[#hot_load + 1] = string.format("    h->acc_%d = *s->last_%s; h->seen_%d = s->seen_%s; h->mine_%d = s->dest_%s == w->index;",
         t.hot, t.name, t.hot, t.name, t.hot, t.name)
       hot_store[#hot_store + 1] = string.format("    *s->last_%s = h->acc_%d; s->seen_%s = h->seen_%d;", t.name, t.hot, t.name, t.hot)
+    end
+    if t.ring then
+      local i = t.ring.index
+      hot_fields[#hot_fields + 1] = string.format("    struct { dfc_str k; uint64_t h; %s v; } ring_%d[DFC_RING]; size_t nring_%d; /* %s: items waiting for their slot */",
+        t.ring.vct, i, i, t.id)
+      hot_load[#hot_load + 1] = string.format("    h->nring_%d = 0;", i)
+      hot_drain[#hot_drain + 1] = string.format("    drain_%d(w, h);", i)
     end
     state_new[#state_new + 1] = string.format("    s->%s = dfc_table_new(sizeof(%s));", t.name, t.value)
     if t.const_key then
@@ -675,8 +712,10 @@ function M.generate(plan, opts)
     hot_struct = "typedef struct flow_hot {\n" .. (#hot_fields > 0 and lines(hot_fields) or "    char unused;") .. "\n} flow_hot;",
     hot_load = "static inline void hot_load(dfc_worker *w, flow_hot *h)\n{\n" ..
       (#hot_load > 0 and ("    flow_state *s = STATE;\n" .. lines(hot_load)) or "    (void)w; (void)h;") .. "\n}",
-    hot_store = "static inline void hot_store(dfc_worker *w, flow_hot *h)\n{\n" ..
-      (#hot_store > 0 and ("    flow_state *s = STATE;\n" .. lines(hot_store)) or "    (void)w; (void)h;") .. "\n}",
+    hot_store = "static inline void hot_drain(dfc_worker *w, flow_hot *h)\n{\n" ..
+      (#hot_drain > 0 and lines(hot_drain) or "    (void)w; (void)h;") .. "\n}\n" ..
+      "static inline void hot_store(dfc_worker *w, flow_hot *h)\n{\n    hot_drain(w, h);\n" ..
+      (#hot_store > 0 and ("    flow_state *s = STATE;\n" .. lines(hot_store)) or "") .. "\n}",
     helpers = lines(cg.helpers),
     functions = functions,
     lambdas = lines(cg.lambdas),

@@ -89,46 +89,91 @@ static inline int dfc_str_cmp(dfc_str a, dfc_str b)
 
 /* ----------------------------------------------------------------- hashing */
 
-/* The key hash.  It must give the same value in every process of a cluster
- * (keyed routing is hash(key) % total_workers), so it is fixed, unseeded and
- * reads bytes little-endian. */
-static inline uint64_t dfc_mix64(uint64_t x)
+/* The first min(n, 8) bytes of p as a little-endian word, zero above them.
+ * Short strings (most keys and words) are read with one 8-byte load when it
+ * cannot cross into another page, the bytes past n masked off; otherwise,
+ * and always under AddressSanitizer, with reads inside p[0..n) only. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "dfc reads words little-endian");
+#if defined(__SANITIZE_ADDRESS__)
+#define DFC_WIDE_LOADS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DFC_WIDE_LOADS 0
+#endif
+#endif
+#ifndef DFC_WIDE_LOADS
+#define DFC_WIDE_LOADS 1
+#endif
+static inline bool dfc_wide_load_ok(const char *p)
 {
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ULL;
-    x ^= x >> 32;
-    x *= 0xd6e8feb86659fd93ULL;
-    x ^= x >> 32;
-    return x;
+    return DFC_WIDE_LOADS && ((uintptr_t)p & 4095) <= 4096 - 8;
+}
+/* 8 bytes at p, which may extend past the string (see dfc_wide_load_ok). */
+static inline uint64_t dfc_wide_load(const char *p)
+{
+    uint64_t v;
+    __asm__("" : "+r"(p)); /* the string's size is not the load's business */
+    memcpy(&v, p, 8);
+    return v;
+}
+/* Bytes 0..n-1 of a word (n < 8), or all of it. */
+static inline uint64_t dfc_low_bytes(uint64_t v, size_t n)
+{
+    uint64_t mask = ((uint64_t)1 << (8 * (n & 7))) - 1;
+    return n >= 8 ? v : v & mask;
+}
+static inline uint64_t dfc_load_upto8(const char *p, size_t n)
+{
+    if (DFC_LIKELY(dfc_wide_load_ok(p))) return dfc_low_bytes(dfc_wide_load(p), n);
+    uint64_t v;
+    if (n >= 8) {
+        memcpy(&v, p, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        v = (uint64_t)a | ((uint64_t)b << (8 * (n - 4)));
+    } else if (n) {
+        const uint8_t *u = (const uint8_t *)p;
+        v = (uint64_t)u[0] | ((uint64_t)u[n >> 1] << (8 * (n >> 1))) | ((uint64_t)u[n - 1] << (8 * (n - 1)));
+    } else {
+        v = 0;
+    }
+    return v;
 }
 
+/* 64 x 64 -> 128-bit multiply, folded: the mixing step of the hash. */
+static inline uint64_t dfc_mum(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* The key hash.  It must give the same value in every process of a cluster
+ * (keyed routing is hash(key) % total_workers), so it is fixed and unseeded.
+ * A key of up to 8 bytes is one word and two multiplies; longer keys fold
+ * 8 bytes at a time, the last 8 bytes read overlapping. */
+#define DFC_HASH_K0 0xa0761d6478bd642fULL
+#define DFC_HASH_K1 0xe7037ed1a0b428dbULL
+#define DFC_HASH_K2 0x8ebc6af09c88c6e3ULL
+static inline uint64_t dfc_hash_words(uint64_t h, uint64_t last, size_t n)
+{
+    return dfc_mum(dfc_mum(h ^ last ^ DFC_HASH_K0, (uint64_t)n ^ DFC_HASH_K1) ^ DFC_HASH_K2, DFC_HASH_K1);
+}
 static inline uint64_t dfc_hash(const void *data, size_t n)
 {
-    const uint8_t *p = (const uint8_t *)data;
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)n;
-    while (n >= 8) {
-        uint64_t v;
+    const char *p = (const char *)data;
+    if (n <= 8) return dfc_hash_words(0, dfc_load_upto8(p, n), n);
+    uint64_t h = 0, v;
+    size_t left = n;
+    while (left > 8) {
         memcpy(&v, p, 8);
-        h = (h ^ v) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 29;
+        h = dfc_mum(h ^ v ^ DFC_HASH_K2, DFC_HASH_K0);
         p += 8;
-        n -= 8;
+        left -= 8;
     }
-    if (n) {
-        /* The last 1-7 bytes without a variable-length memcpy (a libc
-         * call): two overlapping 4-byte reads, or three single bytes. */
-        uint64_t v;
-        if (n >= 4) {
-            uint32_t a, b;
-            memcpy(&a, p, 4);
-            memcpy(&b, p + n - 4, 4);
-            v = ((uint64_t)a << 32) | b;
-        } else {
-            v = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) | p[n - 1];
-        }
-        h = (h ^ v) * 0xc4ceb9fe1a85ec53ULL;
-    }
-    return dfc_mix64(h);
+    memcpy(&v, p + left - 8, 8); /* the last 8 bytes: n > 8, so inside the string */
+    return dfc_hash_words(h, v, n);
 }
 
 static inline uint64_t dfc_hash_str(dfc_str s) { return dfc_hash(s.ptr, (size_t)s.len); }
@@ -352,11 +397,44 @@ static inline dfc_split_iter dfc_split_begin(dfc_worker *w, dfc_str s, dfc_str s
     if (DFC_UNLIKELY(sep.len == 0)) dfc_fail(w, "split: empty separator");
     return (dfc_split_iter){s.ptr, s.ptr + s.len, sep, false};
 }
+/* The first byte c in p[0..n), or NULL.  Words are short: eight bytes at a
+ * time in a register (the lowest byte equal to c is exact, whatever the
+ * bytes above it), memchr only past 32 bytes.  Reads past p + n only as
+ * dfc_load_upto8 does, within the page, and ignores what it finds there. */
+static inline const char *dfc_find_byte(const char *p, size_t n, char c)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    const uint64_t pat = ones * (uint8_t)c;
+    if (n < 8 && dfc_wide_load_ok(p)) { /* a short rest: one load, matches past n masked */
+        uint64_t v = dfc_wide_load(p) ^ pat;
+        uint64_t m = (v - ones) & ~v & highs & (((uint64_t)1 << (8 * n)) - 1);
+        return m ? p + ((unsigned)__builtin_ctzll(m) >> 3) : NULL;
+    }
+    size_t i = 0;
+    for (; i + 8 <= n && i < 32; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        v ^= pat;
+        uint64_t m = (v - ones) & ~v & highs;
+        if (m) return p + i + ((unsigned)__builtin_ctzll(m) >> 3);
+    }
+    if (i + 8 <= n) return (const char *)memchr(p + i, c, n - i);
+    if (i < n && n >= 8) { /* the last 8 bytes; those before p + i hold no c */
+        uint64_t v;
+        memcpy(&v, p + n - 8, 8);
+        v ^= pat;
+        uint64_t m = (v - ones) & ~v & highs;
+        return m ? p + n - 8 + ((unsigned)__builtin_ctzll(m) >> 3) : NULL;
+    }
+    for (; i < n; i++)
+        if (p[i] == c) return p + i;
+    return NULL;
+}
 static inline bool dfc_split_next(dfc_split_iter *it, dfc_str *part)
 {
     if (it->done) return false;
     int64_t left = it->end - it->p;
-    const char *q = it->sep.len == 1 ? (const char *)(left ? memchr(it->p, it->sep.ptr[0], (size_t)left) : NULL)
+    const char *q = it->sep.len == 1 ? dfc_find_byte(it->p, (size_t)left, it->sep.ptr[0])
                                      : dfc_find(it->p, left, it->sep);
     if (!q) {
         *part = (dfc_str){it->p, left};

@@ -44,25 +44,11 @@ static inline void *dfc_table_value_at(const dfc_table *t, size_t i)
 
 #define DFC_TABLE_PHI64 0x9e3779b97f4a7c15ULL
 
-/* Stands for the first min(n, 8) bytes: for a given length, different
- * bytes give different heads (the reads overlap but cover every byte). */
+/* The key's first min(n, 8) bytes: for a given length, different bytes
+ * give different heads. */
 static inline uint64_t dfc_table_key_head(const char *p, size_t n)
 {
-    uint64_t h;
-    if (n >= 8) {
-        memcpy(&h, p, 8);
-    } else if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, p, 4);
-        memcpy(&b, p + n - 4, 4);
-        h = ((uint64_t)a << 32) | b;
-    } else if (n) {
-        const uint8_t *u = (const uint8_t *)p;
-        h = ((uint64_t)u[0] << 16) | ((uint64_t)u[n >> 1] << 8) | u[n - 1];
-    } else {
-        h = 0;
-    }
-    return h;
+    return dfc_load_upto8(p, n);
 }
 
 /* The home slot comes from the high bits of hash * 2^64/phi, not the low
@@ -71,6 +57,15 @@ static inline uint64_t dfc_table_key_head(const char *p, size_t n)
 static inline size_t dfc_table_home(const dfc_table *t, uint64_t hash)
 {
     return (size_t)((hash * DFC_TABLE_PHI64) >> t->shift);
+}
+
+/* Items a keyed step queues while their slots are prefetched (codegen's
+ * defer_N): enough to cover a miss to memory, few enough to stay in L1. */
+#define DFC_RING 16
+
+static inline void dfc_table_prefetch(const dfc_table *t, uint64_t hash)
+{
+    __builtin_prefetch(dfc_table_slot_at(t, dfc_table_home(t, hash)));
 }
 
 /* Index of the key's slot, or of the empty slot ending its probe run

@@ -245,6 +245,19 @@ input file(f) | map(l => "n" .. l) | output stdout
 END
 is "$("$T/ordered" -w4 f="$T/seq.txt")" "$(seq 1 2000 | sed 's/^/n/')" "ordered file source keeps line order with -w4"
 
+# A worker applies the values of each key in the order it made them, also
+# when the lookups of many items overlap (items wait in a ring for their
+# table slot): with one worker, every key sees its values in increasing order.
+flow fold_order <<'END'
+param n: i64 = 100000
+input range(n) | key_on(x => str(x / 3 % 97))
+  | fold_final((-1, 0, true), (acc, x) => (x, acc.1 + 1, acc.2 and x > acc.0))
+  | filter((k, acc) => acc.2 and acc.1 > 1000)
+  | count_final(p => "in order") | output stdout
+END
+is "$("$T/fold_order" -w1)" '("in order", 97)' "fold_final applies each key's values in order, -w1"
+is "$("$T/fold_order" -w1 n=50)" "" "fold_final with few items per key (no key passes the filter), -w1"
+
 # Sinks ---------------------------------------------------------------
 flow sinks <<'END'
 param out: str = ""
