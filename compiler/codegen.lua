@@ -351,6 +351,36 @@ function CG:receiver(n, per_item, eof)
   self.channel_fns[c] = {recv = "recv_" .. c, eof = eof and ("eof_" .. c) or "NULL"}
 end
 
+-- A ring in flow_hot for the items bound for table `tab`: defer_NAME queues
+-- an item and prefetches its slot, and applies (apply_fn) the item queued
+-- DFC_RING items earlier, so that the lookups of several items overlap
+-- instead of each waiting for its cache miss; drain_NAME applies the rest,
+-- oldest first (hot_store calls it at the end of each entry point).
+function CG:ring(name, what, tab, apply_fn, vct)
+  local r = "hot->ring_" .. name
+  self.rings[#self.rings + 1] = {name = name, what = what, vct = vct}
+  self.steps[#self.steps + 1] = lines({
+    string.format("/* %s: queue it while its slot is fetched, apply the one queued DFC_RING items ago */", what),
+    string.format("static inline void defer_%s(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", name, vct),
+    "{",
+    string.format("    dfc_table_prefetch(STATE->%s, h);", tab),
+    string.format("    size_t i = hot->nring_%s %% DFC_RING;", name),
+    string.format("    if (hot->nring_%s >= DFC_RING) %s(w, hot, %s[i].k, %s[i].h, %s[i].v);", name, apply_fn, r, r, r),
+    string.format("    %s[i].k = k;\n    %s[i].h = h;\n    %s[i].v = v;\n    hot->nring_%s++;", r, r, r, name),
+    "}",
+    string.format("/* %s: apply the queued ones, oldest first */", what),
+    string.format("static void drain_%s(dfc_worker *w, flow_hot *hot)", name),
+    "{",
+    string.format("    size_t n = hot->nring_%s;", name),
+    "    for (size_t j = n > DFC_RING ? n - DFC_RING : 0; j < n; j++) {",
+    "        size_t i = j % DFC_RING;",
+    string.format("        %s(w, hot, %s[i].k, %s[i].h, %s[i].v);", apply_fn, r, r, r),
+    "    }",
+    string.format("    hot->nring_%s = 0;", name),
+    "}",
+  })
+end
+
 -- Keyed state that emits at end of input: count/fold/reduce/max/min_final.
 --
 -- The step computes the key and its hash; an item whose key this worker owns
@@ -448,43 +478,11 @@ function CG:keyed_step(n, lam, add, in_t)
     -- slot comes in from memory (a prefetch), so that the lookups of
     -- several items overlap instead of each waiting for its cache miss.
     add(string.format("    if (dest == w->index) {\n        defer_%d(w, hot, key, h, %s);\n        return;\n    }", n.index, val_expr))
-    self.tables[#self.tables].ring = {index = n.index, vct = vct}
-    self.steps[#self.steps + 1] = lines({
-      string.format("/* %s: queue an item of a key this worker owns and prefetch its slot; apply the", n.id),
-      " * item queued DFC_RING items ago (hot_store applies the rest at the end of the batch) */",
-      string.format("static inline void defer_%d(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", n.index, vct),
-      "{",
-      string.format("    dfc_table_prefetch(STATE->%s, h);", tab),
-      string.format("    size_t i = hot->nring_%d %% DFC_RING;", n.index),
-      string.format("    if (hot->nring_%d >= DFC_RING) apply_%d(w, hot, hot->ring_%d[i].k, hot->ring_%d[i].h, hot->ring_%d[i].v);",
-        n.index, n.index, n.index, n.index, n.index),
-      string.format("    hot->ring_%d[i].k = k;\n    hot->ring_%d[i].h = h;\n    hot->ring_%d[i].v = v;\n    hot->nring_%d++;",
-        n.index, n.index, n.index, n.index),
-      "}",
-      string.format("/* %s: apply the queued items, oldest first */", n.id),
-      string.format("static void drain_%d(dfc_worker *w, flow_hot *hot)", n.index),
-      "{",
-      string.format("    size_t n = hot->nring_%d;", n.index),
-      "    for (size_t j = n > DFC_RING ? n - DFC_RING : 0; j < n; j++) {",
-      "        size_t i = j % DFC_RING;",
-      string.format("        apply_%d(w, hot, hot->ring_%d[i].k, hot->ring_%d[i].h, hot->ring_%d[i].v);", n.index, n.index, n.index, n.index),
-      "    }",
-      string.format("    hot->nring_%d = 0;", n.index),
-      "}",
-    })
+    self:ring(tostring(n.index), n.id .. ": an item of a key this worker owns", tab, "apply_" .. n.index, vct)
   end
   local combine_fn
   if combinable then
     self.tables[#self.tables + 1] = {name = comb, value = at, id = n.id .. " (combined before sending)", combiner = true}
-    add("    bool created;")
-    add(string.format("    %s *part = dfc_table_upsert(STATE->%s, key, h, &created);", at, comb))
-    if op == "count_final" then
-      add("    *part += 1;")
-    else
-      add("    if (created || " .. better("x.f1", "*part") .. ") *part = x.f1;")
-    end
-    add(string.format("    if (dfc_table_count(STATE->%s) >= 65536) combine_%d(w);", comb, c))
-    combine_fn = "combine_" .. c
     self.steps[#self.steps + 1] = lines({
       string.format("/* %s: send the partial value of every key combined here, then forget them */", n.id),
       string.format("static void combine_%d(dfc_worker *w)", c), "{",
@@ -500,6 +498,19 @@ function CG:keyed_step(n, lam, add, in_t)
       "    }",
       "    dfc_table_clear(t);", "}",
     })
+    add(string.format("    defer_c%d(w, hot, key, h, %s);", n.index, val_expr))
+    combine_fn = "combine_" .. c
+    local part = op == "count_final" and "    *part += v;" or ("    if (created || " .. better("v", "*part") .. ") *part = v;")
+    self.steps[#self.steps + 1] = lines({
+      string.format("/* %s: combine one value into its key's partial value (for another worker) */", n.id),
+      string.format("static inline void combine_one_%d(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", n.index, vct),
+      "{", "    bool created;",
+      string.format("    %s *part = dfc_table_upsert(STATE->%s, k, h, &created);", at, comb),
+      part,
+      string.format("    if (dfc_table_count(STATE->%s) >= 65536) combine_%d(w);", comb, c),
+      "}",
+    })
+    self:ring("c" .. n.index, n.id .. ": an item of a key another worker owns", comb, "combine_one_" .. n.index, vct)
   else
     add(string.format("    dfc_buf *b = dfc_out_begin(w, %d, dest);\n    dfc_buf_put_str(b, key);", c))
     add(string.format("    %s(b, %s);", self:helper("enc", vt), val_expr))
@@ -509,7 +520,7 @@ function CG:keyed_step(n, lam, add, in_t)
   local per = {
     "        dfc_str k = dfc_get_str(r);",
     string.format("        %s v = %s(r);", vct, self:helper("dec", vt)),
-    string.format("        apply_%d(w, hot, k, dfc_hash_str(k), v);", n.index),
+    string.format(const_key and "        apply_%d(w, hot, k, 0, v);" or "        defer_%d(w, hot, k, dfc_hash_str(k), v);", n.index),
   }
   local out_ct = self:ctype(n.out[1])
   local eof = lines({
@@ -607,7 +618,7 @@ function M.generate(plan, opts)
     typenames = {}, typedefs = {}, ntypes = 0, helpers = {}, helper_done = {},
     ntmp = 0, nlam = 0, lambdas = {}, functions = {}, fn_protos = {}, steps = {},
     receivers = {}, channel_fns = {}, sources = {}, source_descs = {}, tables = {},
-    resolve = {},
+    resolve = {}, rings = {},
   }, CG)
 
   -- C blocks, verbatim, pointing back into the .flow file.
@@ -678,13 +689,6 @@ function M.generate(plan, opts)
         t.hot, t.name, t.hot, t.name, t.hot, t.name)
       hot_store[#hot_store + 1] = string.format("    *s->last_%s = h->acc_%d; s->seen_%s = h->seen_%d;", t.name, t.hot, t.name, t.hot)
     end
-    if t.ring then
-      local i = t.ring.index
-      hot_fields[#hot_fields + 1] = string.format("    struct { dfc_str k; uint64_t h; %s v; } ring_%d[DFC_RING]; size_t nring_%d; /* %s: items waiting for their slot */",
-        t.ring.vct, i, i, t.id)
-      hot_load[#hot_load + 1] = string.format("    h->nring_%d = 0;", i)
-      hot_drain[#hot_drain + 1] = string.format("    drain_%d(w, h);", i)
-    end
     state_new[#state_new + 1] = string.format("    s->%s = dfc_table_new(sizeof(%s));", t.name, t.value)
     if t.const_key then
       state_new[#state_new + 1] = string.format("    { dfc_str k = %s; s->last_%s = dfc_table_upsert(s->%s, k, dfc_hash_str(k), NULL); s->dest_%s = dfc_route_key(w, k); }",
@@ -695,6 +699,12 @@ function M.generate(plan, opts)
         t.name, t.heap, t.value)
     end
     state_free[#state_free + 1] = string.format("    dfc_table_free(s->%s);", t.name)
+  end
+  for _, r in ipairs(cg.rings) do
+    hot_fields[#hot_fields + 1] = string.format("    struct { dfc_str k; uint64_t h; %s v; } ring_%s[DFC_RING]; size_t nring_%s; /* %s */",
+      r.vct, r.name, r.name, r.what)
+    hot_load[#hot_load + 1] = string.format("    h->nring_%s = 0;", r.name)
+    hot_drain[#hot_drain + 1] = string.format("    drain_%s(w, h);", r.name)
   end
   if #state_fields == 0 then state_fields[1] = "    char unused;" end
 
