@@ -355,18 +355,25 @@ end
 -- an item and prefetches its slot, and applies (apply_fn) the item queued
 -- DFC_RING items earlier, so that the lookups of several items overlap
 -- instead of each waiting for its cache miss; drain_NAME applies the rest,
--- oldest first (hot_store calls it at the end of each entry point).
+-- oldest first (hot_store calls it at the end of each entry point).  Even
+-- for a table that stays in cache the ring pays: the lookup of one item
+-- overlaps the key and hash work of the next ones.
 function CG:ring(name, what, tab, apply_fn, vct)
   local r = "hot->ring_" .. name
   self.rings[#self.rings + 1] = {name = name, what = what, vct = vct}
   self.steps[#self.steps + 1] = lines({
     string.format("/* %s: queue it while its slot is fetched, apply the one queued DFC_RING items ago */", what),
-    string.format("static inline void defer_%s(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", name, vct),
+    string.format("static DFC_ALWAYS_INLINE void defer_%s(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", name, vct),
     "{",
     string.format("    dfc_table_prefetch(STATE->%s, h);", tab),
-    string.format("    size_t i = hot->nring_%s %% DFC_RING;", name),
-    string.format("    if (hot->nring_%s >= DFC_RING) %s(w, hot, %s[i].k, %s[i].h, %s[i].v);", name, apply_fn, r, r, r),
-    string.format("    %s[i].k = k;\n    %s[i].h = h;\n    %s[i].v = v;\n    hot->nring_%s++;", r, r, r, name),
+    string.format("    size_t i = hot->nring_%s++ %% DFC_RING;", name),
+    string.format("    if (hot->nring_%s <= DFC_RING) {", name),
+    string.format("        %s[i].k = k;\n        %s[i].h = h;\n        %s[i].v = v;", r, r, r),
+    "        return;",
+    "    }",
+    string.format("    dfc_str k0 = %s[i].k;\n    uint64_t h0 = %s[i].h;\n    %s v0 = %s[i].v;", r, r, vct, r),
+    string.format("    %s[i].k = k;\n    %s[i].h = h;\n    %s[i].v = v;", r, r, r),
+    string.format("    %s(w, hot, k0, h0, v0);", apply_fn),
     "}",
     string.format("/* %s: apply the queued ones, oldest first */", what),
     string.format("static void drain_%s(dfc_worker *w, flow_hot *hot)", name),
@@ -461,7 +468,7 @@ function CG:keyed_step(n, lam, add, in_t)
   end
   self.steps[#self.steps + 1] = lines({
     string.format("/* %s: fold one value into its key's state (on the worker that owns the key) */", n.id),
-    string.format("static inline void apply_%d(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", n.index, vct),
+    string.format("static DFC_ALWAYS_INLINE void apply_%d(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", n.index, vct),
     "{", lines(ap), "}",
   })
 
@@ -503,7 +510,7 @@ function CG:keyed_step(n, lam, add, in_t)
     local part = op == "count_final" and "    *part += v;" or ("    if (created || " .. better("v", "*part") .. ") *part = v;")
     self.steps[#self.steps + 1] = lines({
       string.format("/* %s: combine one value into its key's partial value (for another worker) */", n.id),
-      string.format("static inline void combine_one_%d(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", n.index, vct),
+      string.format("static DFC_ALWAYS_INLINE void combine_one_%d(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", n.index, vct),
       "{", "    bool created;",
       string.format("    %s *part = dfc_table_upsert(STATE->%s, k, h, &created);", at, comb),
       part,

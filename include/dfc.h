@@ -31,11 +31,13 @@
 #define DFC_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define DFC_LIKELY(x) __builtin_expect(!!(x), 1)
 #define DFC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define DFC_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define DFC_NORETURN
 #define DFC_PRINTF(a, b)
 #define DFC_LIKELY(x) (x)
 #define DFC_UNLIKELY(x) (x)
+#define DFC_ALWAYS_INLINE inline
 #endif
 
 /* ------------------------------------------------------------------ strings */

@@ -3,20 +3,26 @@
  * that a keyed step finds an existing key without a function call.  Adding a
  * key (and growing), removal, iteration and freeing are in runtime/table.c,
  * whose opening comment describes the design: open addressing with linear
- * probing; an entry is a slot (the key's hash, its first bytes so that short
- * keys compare without a pointer chase, a pointer to the key's bytes and
- * its length) followed by the key's value, so that a lookup touches one
- * place in memory.  Included by dfc.h.
+ * probing; an entry is a 24-byte slot (32 bits of the key's hash and its
+ * length in one word, its first bytes so that short keys compare without a
+ * pointer chase, a pointer to the key's bytes) followed by the key's value:
+ * 32 bytes for an 8-byte value, so that a lookup touches one cache line.
+ * Included by dfc.h.
  */
 #ifndef DFC_TABLE_H
 #define DFC_TABLE_H
 
 typedef struct dfc_table_slot {
-    uint64_t hash;
-    uint64_t head;   /* stands for the key's first bytes: see dfc_table_key_head */
+    uint64_t tag;    /* the key's length << 32 | the low 32 bits of its hash */
+    uint64_t head;   /* the key's first bytes: see dfc_table_key_head */
     const char *key; /* NULL: empty slot */
-    size_t len;
 } dfc_table_slot;
+
+static inline uint64_t dfc_table_tag(uint64_t hash, size_t len)
+{
+    return ((uint64_t)len << 32) | (uint32_t)hash;
+}
+static inline size_t dfc_table_slot_len(const dfc_table_slot *s) { return (size_t)(s->tag >> 32); }
 
 typedef struct dfc_table_chunk dfc_table_chunk;
 
@@ -51,12 +57,12 @@ static inline uint64_t dfc_table_key_head(const char *p, size_t n)
     return dfc_load_upto8(p, n);
 }
 
-/* The home slot comes from the high bits of hash * 2^64/phi, not the low
- * bits: keyed routing already fixed part of the hash for every key on a
- * worker. */
+/* The home slot comes from the low 32 bits of the hash (keyed routing uses
+ * the high 32, so they are alike for every key on a worker), spread by
+ * taking the high bits of their product with 2^64/phi; a tag holds them. */
 static inline size_t dfc_table_home(const dfc_table *t, uint64_t hash)
 {
-    return (size_t)((hash * DFC_TABLE_PHI64) >> t->shift);
+    return (size_t)(((uint64_t)(uint32_t)hash * DFC_TABLE_PHI64) >> t->shift);
 }
 
 /* Items a keyed step queues while their slots are prefetched (codegen's
@@ -74,13 +80,14 @@ static inline size_t dfc_table_probe(const dfc_table *t, dfc_str key, uint64_t h
 {
     size_t i = dfc_table_home(t, hash);
     uint64_t head = dfc_table_key_head(key.ptr, (size_t)key.len);
+    uint64_t tag = dfc_table_tag(hash, (size_t)key.len);
     for (;;) {
         const dfc_table_slot *s = dfc_table_slot_at(t, i);
         if (!s->key) {
             *found = false;
             return i;
         }
-        if (s->hash == hash && s->len == (size_t)key.len && s->head == head &&
+        if (s->tag == tag && s->head == head &&
             (key.len <= 8 || dfc_bytes_eq(s->key + 8, key.ptr + 8, (size_t)key.len - 8))) {
             *found = true;
             return i;
@@ -104,7 +111,7 @@ static inline void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t has
     if (created) *created = false;
     if (stored) {
         const dfc_table_slot *s = dfc_table_slot_at(t, i);
-        *stored = (dfc_str){s->key, (int64_t)s->len};
+        *stored = (dfc_str){s->key, (int64_t)dfc_table_slot_len(s)};
     }
     return dfc_table_value_at(t, i);
 }

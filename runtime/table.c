@@ -3,12 +3,13 @@
  * fixed-size values.
  *
  * Open addressing with linear probing over a power-of-two array of slots.
- * An entry is a slot — the key's 64-bit hash (compared before the bytes),
- * its first bytes, a pointer to the key's bytes and its length — followed by
- * the value, value_size rounded up to 8 bytes (values are 8-byte aligned),
- * zeroed when created.  The home slot comes from the high
- * bits of hash * 2^64/phi, not the low bits: keyed routing already fixed
- * hash % total_workers for every key on a worker.  The table grows (doubles)
+ * An entry is a slot — a tag (the key's length and the low 32 bits of its
+ * hash, compared before the bytes), its first bytes and a pointer to the
+ * key's bytes — followed by the value, value_size rounded up to 8 bytes
+ * (values are 8-byte aligned), zeroed when created.  The home slot comes
+ * from the high bits of (low 32 hash bits) * 2^64/phi: keyed routing uses
+ * the high 32 bits, alike for every key on a worker.  Keys are shorter
+ * than 4 GiB (the tag's length field).  The table grows (doubles)
  * past 70% load; deletion moves later entries of the probe run back into
  * the hole (backward shift), so there are no tombstones.  Value addresses
  * change when the table grows and when an entry is removed (entries after
@@ -99,7 +100,7 @@ static void compact_keys(dfc_table *t)
 {
     key_chunk *fresh = NULL;
     for (size_t i = 0; i < t->cap; i++)
-        if (SLOT(t, i)->key) SLOT(t, i)->key = key_store(&fresh, SLOT(t, i)->key, SLOT(t, i)->len);
+        if (SLOT(t, i)->key) SLOT(t, i)->key = key_store(&fresh, SLOT(t, i)->key, dfc_table_slot_len(SLOT(t, i)));
     chunks_free(t->chunks);
     t->chunks = fresh;
     t->dead_bytes = 0;
@@ -110,7 +111,14 @@ static void table_alloc(dfc_table *t, size_t cap)
     t->cap = cap;
     t->mask = cap - 1;
     t->shift = 64 - log2_size(cap);
-    t->entries = xcalloc(cap, t->entry_size);
+    /* On cache-line boundaries, so that a 32-byte entry never spans two. */
+    void *p = NULL;
+    if (posix_memalign(&p, 64, cap * t->entry_size) != 0) {
+        fprintf(stderr, "dfc: out of memory (table of %zu slots)\n", cap);
+        abort();
+    }
+    memset(p, 0, cap * t->entry_size);
+    t->entries = p;
 }
 
 dfc_table *dfc_table_new(size_t value_size)
@@ -149,7 +157,7 @@ static void grow(dfc_table *t)
     for (size_t i = 0; i < oldcap; i++) {
         const slot *o = (const slot *)(old + i * t->entry_size);
         if (!o->key) continue;
-        size_t j = dfc_table_home(t, o->hash);
+        size_t j = dfc_table_home(t, o->tag);
         while (SLOT(t, j)->key) j = (j + 1) & t->mask;
         memcpy(SLOT(t, j), o, t->entry_size);
     }
@@ -162,18 +170,21 @@ static void grow(dfc_table *t)
 void *dfci_table_insert(dfc_table *t, dfc_str key, uint64_t hash, dfc_str *stored)
 {
     bool found;
-    size_t i;
+    size_t i, len = (size_t)key.len;
+    if (len > UINT32_MAX) {
+        fprintf(stderr, "dfc: a key of %zu bytes is too long for keyed state (the limit is 4 GiB)\n", len);
+        abort();
+    }
     if ((t->count + 1) * 10 > t->cap * 7) grow(t);
     i = dfc_table_probe(t, key, hash, &found);
     slot *s = SLOT(t, i);
-    s->hash = hash;
-    s->head = dfc_table_key_head(key.ptr, (size_t)key.len);
-    s->len = (size_t)key.len;
-    s->key = key_store(&t->chunks, key.ptr, (size_t)key.len);
+    s->tag = dfc_table_tag(hash, len);
+    s->head = dfc_table_key_head(key.ptr, len);
+    s->key = key_store(&t->chunks, key.ptr, len);
     t->count++;
-    t->live_bytes += s->len ? s->len : 1;
+    t->live_bytes += len ? len : 1;
     if (t->stride) memset(dfc_table_value_at(t, i), 0, t->stride);
-    if (stored) *stored = (dfc_str){s->key, (int64_t)s->len};
+    if (stored) *stored = (dfc_str){s->key, (int64_t)len};
     return dfc_table_value_at(t, i);
 }
 
@@ -190,7 +201,7 @@ bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash)
     bool found;
     size_t i = dfc_table_probe(t, key, hash, &found);
     if (!found) return false;
-    size_t bytes = SLOT(t, i)->len ? SLOT(t, i)->len : 1;
+    size_t bytes = dfc_table_slot_len(SLOT(t, i)) ? dfc_table_slot_len(SLOT(t, i)) : 1;
     t->live_bytes -= bytes;
     t->dead_bytes += bytes;
     t->count--;
@@ -198,7 +209,7 @@ bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash)
      * is not cyclically in (hole, j] moves into the hole, and its old slot
      * becomes the hole. */
     for (size_t j = (i + 1) & t->mask; SLOT(t, j)->key; j = (j + 1) & t->mask) {
-        size_t h = dfc_table_home(t, SLOT(t, j)->hash);
+        size_t h = dfc_table_home(t, SLOT(t, j)->tag);
         if (((j - h) & t->mask) < ((j - i) & t->mask)) continue; /* stays */
         memcpy(SLOT(t, i), SLOT(t, j), t->entry_size);
         i = j;
@@ -218,7 +229,7 @@ bool dfc_table_next(const dfc_table *t, size_t *iter, dfc_str *key, void **value
     for (size_t i = *iter; i < t->cap; i++) {
         const slot *s = SLOT(t, i);
         if (!s->key) continue;
-        if (key) *key = (dfc_str){s->key, (int64_t)s->len};
+        if (key) *key = (dfc_str){s->key, (int64_t)dfc_table_slot_len(s)};
         if (value) *value = dfc_table_value_at(t, i);
         *iter = i + 1;
         return true;
