@@ -514,7 +514,7 @@ function CG:keyed_step(n, lam, add, in_t)
       "{", "    bool created;",
       string.format("    %s *part = dfc_table_upsert(STATE->%s, k, h, &created);", at, comb),
       part,
-      string.format("    if (dfc_table_count(STATE->%s) >= 65536) combine_%d(w);", comb, c),
+      string.format("    if (dfc_table_count(STATE->%s) >= DFC_COMBINE_KEYS) combine_%d(w);", comb, c),
       "}",
     })
     self:ring("c" .. n.index, n.id .. ": an item of a key another worker owns", comb, "combine_one_" .. n.index, vct)

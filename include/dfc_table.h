@@ -31,7 +31,8 @@ struct dfc_table {
     size_t entry_size;         /* sizeof(dfc_table_slot) + stride */
     size_t cap, mask, count;
     unsigned shift; /* 64 - log2(cap) */
-    char *entries;  /* cap * entry_size bytes */
+    char *entries;  /* cap * entry_size bytes, on a 64-byte boundary */
+    void *entries_alloc; /* what was allocated for them */
     dfc_table_chunk *chunks;
     size_t live_bytes, dead_bytes;
 };
@@ -68,6 +69,12 @@ static inline size_t dfc_table_home(const dfc_table *t, uint64_t hash)
 /* Items a keyed step queues while their slots are prefetched (codegen's
  * defer_N): enough to cover a miss to memory, few enough to stay in L1. */
 #define DFC_RING 16
+
+/* A step that combines values per key before sending them (count_final,
+ * max/min_final) sends and forgets its partial values when this many keys
+ * have gathered: just under the 70% load of 65536 slots, so the combining
+ * table stays at 2 MiB whatever the number of keys. */
+#define DFC_COMBINE_KEYS 45000
 
 static inline void dfc_table_prefetch(const dfc_table *t, uint64_t hash)
 {

@@ -111,14 +111,10 @@ static void table_alloc(dfc_table *t, size_t cap)
     t->cap = cap;
     t->mask = cap - 1;
     t->shift = 64 - log2_size(cap);
-    /* On cache-line boundaries, so that a 32-byte entry never spans two. */
-    void *p = NULL;
-    if (posix_memalign(&p, 64, cap * t->entry_size) != 0) {
-        fprintf(stderr, "dfc: out of memory (table of %zu slots)\n", cap);
-        abort();
-    }
-    memset(p, 0, cap * t->entry_size);
-    t->entries = p;
+    /* On cache-line boundaries, so that a 32-byte entry never spans two;
+     * calloc, so that a big array's pages are only touched when used. */
+    t->entries_alloc = xcalloc(cap * t->entry_size + 64, 1);
+    t->entries = (char *)(((uintptr_t)t->entries_alloc + 63) & ~(uintptr_t)63);
 }
 
 dfc_table *dfc_table_new(size_t value_size)
@@ -145,13 +141,14 @@ void dfc_table_free(dfc_table *t)
 {
     if (!t) return;
     chunks_free(t->chunks);
-    free(t->entries);
+    free(t->entries_alloc);
     free(t);
 }
 
 static void grow(dfc_table *t)
 {
     char *old = t->entries;
+    void *old_alloc = t->entries_alloc;
     size_t oldcap = t->cap;
     table_alloc(t, oldcap * 2);
     for (size_t i = 0; i < oldcap; i++) {
@@ -161,7 +158,7 @@ static void grow(dfc_table *t)
         while (SLOT(t, j)->key) j = (j + 1) & t->mask;
         memcpy(SLOT(t, j), o, t->entry_size);
     }
-    free(old);
+    free(old_alloc);
     if (t->dead_bytes > t->live_bytes) compact_keys(t);
 }
 

@@ -148,6 +148,15 @@ check const_key "$(printf '("all", 110)\n("all", 5)\n("all", "4")')" n=5
 # them (it lives in registers during a batch and in the state between).
 check const_key "$(printf '("all", 19999900100)\n("all", 200000)\n("all", "99999")')" n=200000
 
+# More keys than a combining table holds (DFC_COMBINE_KEYS): partial counts
+# and maxima are sent mid-run and again at the end, and add up exactly.
+flow many_keys <<'END'
+nums = input range(300000)
+nums | count_final(x => str(x % 120000)) | map((k, n) => n) | count_final(n => "count " .. str(n)) | output stdout
+nums | key_on(x => str(x % 120000)) | max_final | filter((k, m) => m != (if int(k) < 60000 then int(k) + 240000 else int(k) + 120000)) | count_final(p => "wrong max") | output stdout
+END
+check many_keys "$(printf '("count 3", 60000)\n("count 2", 60000)')"
+
 # Finals chained: the second count runs after the first has emitted everywhere.
 flow chained <<'END'
 words = input range(100) | map(x => "w" .. str(x % 10))
