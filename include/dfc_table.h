@@ -26,12 +26,16 @@ static inline size_t dfc_table_slot_len(const dfc_table_slot *s) { return (size_
 
 typedef struct dfc_table_chunk dfc_table_chunk;
 
+/* The fields a lookup reads are of types that a store to an i64 value
+ * cannot alias (pointers, 32-bit integers), so the C compiler keeps them in
+ * registers across the items of a batch. */
 struct dfc_table {
+    char *entries;       /* cap * entry_size bytes, on a 64-byte boundary */
+    uint32_t entry_size; /* sizeof(dfc_table_slot) + stride */
+    uint32_t mask;       /* cap - 1 (cap is at most 2^31) */
+    unsigned shift;      /* 64 - log2(cap) */
     size_t value_size, stride; /* stride: value_size rounded up to 8 */
-    size_t entry_size;         /* sizeof(dfc_table_slot) + stride */
-    size_t cap, mask, count;
-    unsigned shift; /* 64 - log2(cap) */
-    char *entries;  /* cap * entry_size bytes, on a 64-byte boundary */
+    size_t cap, count;
     void *entries_alloc; /* what was allocated for them */
     dfc_table_chunk *chunks;
     size_t live_bytes, dead_bytes;
@@ -42,11 +46,11 @@ static inline dfc_table_slot *dfc_table_slot_at(const dfc_table *t, size_t i)
     return (dfc_table_slot *)(t->entries + i * t->entry_size);
 }
 
-/* The value of entry i (the slot itself when values have no size). */
+/* The value of entry i (nothing to read or write there when values have no
+ * size). */
 static inline void *dfc_table_value_at(const dfc_table *t, size_t i)
 {
-    char *e = t->entries + i * t->entry_size;
-    return t->stride ? (void *)(e + sizeof(dfc_table_slot)) : (void *)e;
+    return t->entries + i * t->entry_size + sizeof(dfc_table_slot);
 }
 
 #define DFC_TABLE_PHI64 0x9e3779b97f4a7c15ULL

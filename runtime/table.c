@@ -108,8 +108,12 @@ static void compact_keys(dfc_table *t)
 
 static void table_alloc(dfc_table *t, size_t cap)
 {
+    if (cap > ((size_t)1 << 31)) {
+        fprintf(stderr, "dfc: a table of more than 2^31 slots\n");
+        abort();
+    }
     t->cap = cap;
-    t->mask = cap - 1;
+    t->mask = (uint32_t)(cap - 1);
     t->shift = 64 - log2_size(cap);
     /* On cache-line boundaries, so that a 32-byte entry never spans two;
      * calloc, so that a big array's pages are only touched when used. */
@@ -122,7 +126,11 @@ dfc_table *dfc_table_new(size_t value_size)
     dfc_table *t = xcalloc(1, sizeof *t);
     t->value_size = value_size;
     t->stride = (value_size + 7) & ~(size_t)7;
-    t->entry_size = sizeof(slot) + t->stride;
+    if (t->stride > UINT32_MAX - sizeof(slot)) {
+        fprintf(stderr, "dfc: table values of %zu bytes are too big\n", value_size);
+        abort();
+    }
+    t->entry_size = (uint32_t)(sizeof(slot) + t->stride);
     table_alloc(t, TABLE_MIN_CAP);
     return t;
 }
