@@ -126,7 +126,9 @@ static inline uint64_t dfc_low_bytes(uint64_t v, size_t n)
 }
 static inline uint64_t dfc_load_upto8(const char *p, size_t n)
 {
-    if (DFC_LIKELY(dfc_wide_load_ok(p))) return dfc_low_bytes(dfc_wide_load(p), n);
+    /* (an empty string may point just past its buffer, even into a page
+     * that cannot be read) */
+    if (DFC_LIKELY(n > 0 && dfc_wide_load_ok(p))) return dfc_low_bytes(dfc_wide_load(p), n);
     uint64_t v;
     if (n >= 8) {
         memcpy(&v, p, 8);
@@ -407,7 +409,7 @@ static inline const char *dfc_find_byte(const char *p, size_t n, char c)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     const uint64_t pat = ones * (uint8_t)c;
-    if (n < 8 && dfc_wide_load_ok(p)) { /* a short rest: one load, matches past n masked */
+    if (n - 1 < 7 && dfc_wide_load_ok(p)) { /* a short rest, 1..7 bytes: one load, matches past n masked */
         uint64_t v = dfc_wide_load(p) ^ pat;
         uint64_t m = (v - ones) & ~v & highs & (((uint64_t)1 << (8 * n)) - 1);
         return m ? p + ((unsigned)__builtin_ctzll(m) >> 3) : NULL;

@@ -5,6 +5,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "dfc.h"
 #include "tap.h"
@@ -25,7 +27,7 @@ static uint64_t hash_of(dfc_str k, int mode)
 {
     if (mode == 1) return 42;                      /* everything collides */
     if (mode == 2) return dfc_hash_str(k) & 0xff;  /* few distinct hashes */
-    if (mode == 3) return dfc_hash_str(k) << 60;   /* only high bits differ */
+    if (mode == 3) return (dfc_hash_str(k) & 0xffffffffu) | (7ull << 32); /* high bits alike, as routing leaves them on a worker */
     return dfc_hash_str(k);
 }
 
@@ -148,7 +150,7 @@ int main(void)
 {
     run(0, 20000, "real hash");
     run(2, 3000, "256 distinct hashes");
-    run(3, 3000, "only high hash bits differ");
+    run(3, 3000, "the high 32 hash bits alike");
     run(1, 500, "all keys collide");
 
     /* Zero-size values: a set. */
@@ -174,6 +176,61 @@ int main(void)
          "a key bigger than a chunk");
     free(kb);
     dfc_table_free(t);
+
+    /* Keys whose first bytes agree: zero bytes at the end ("a", "a\0"),
+     * and keys longer than 8 bytes that differ only past the 8th, each with
+     * its own value, even when all hashes collide. */
+    for (int collide = 0; collide < 2; collide++) {
+        static const char *const keys[] = {"a", "a\0", "a\0\0", "", "\0", "abcdefgh", "abcdefghi",
+                                           "abcdefghj", "abcdefghij", "abcdefghijklmnopq"};
+        static const int64_t lens[] = {1, 2, 3, 0, 1, 8, 9, 9, 10, 17};
+        size_t nk = sizeof lens / sizeof lens[0];
+        t = dfc_table_new(8);
+        for (size_t i = 0; i < nk; i++) {
+            dfc_str k = {keys[i], lens[i]};
+            *(int64_t *)dfc_table_upsert(t, k, collide ? 42 : dfc_hash_str(k), &created) = (int64_t)i;
+        }
+        bool all = dfc_table_count(t) == nk;
+        for (size_t i = 0; i < nk; i++) {
+            dfc_str k = {keys[i], lens[i]};
+            int64_t *got = dfc_table_find(t, k, collide ? 42 : dfc_hash_str(k));
+            all = all && got && *got == (int64_t)i;
+        }
+        t_ok(all, "keys alike in their first bytes or their length stay apart%s", collide ? " (one hash)" : "");
+        dfc_table_free(t);
+    }
+
+    /* Short keys are read 8 bytes at a time unless that would cross into
+     * the next page: a key that ends a page (the next one unreadable) hashes
+     * and compares as the same bytes elsewhere, followed by garbage. */
+    long page = sysconf(_SC_PAGESIZE);
+    char *pg = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    bool same = pg != MAP_FAILED && mprotect(pg + page, (size_t)page, PROT_NONE) == 0;
+    for (int n = 0; same && n <= 20; n++) {
+        char *edge = pg + page - n, elsewhere[64];
+        for (int i = 0; i < n; i++) edge[i] = elsewhere[i] = (char)('a' + (i * 7 + n) % 26);
+        memset(elsewhere + n, 0x5a, sizeof elsewhere - (size_t)n);
+        same = dfc_hash(edge, (size_t)n) == dfc_hash(elsewhere, (size_t)n) &&
+               dfc_table_key_head(edge, (size_t)n) == dfc_table_key_head(elsewhere, (size_t)n);
+    }
+    t_ok(same, "a key at the end of a page hashes as the same bytes elsewhere");
+    /* The same for finding a separator: every split of a string that ends
+     * a page (lengths 0 to 20, a space every third byte). */
+    bool parts_ok = pg != MAP_FAILED;
+    for (int n = 0; parts_ok && n <= 20; n++) {
+        char *edge = pg + page - n;
+        for (int i = 0; i < n; i++) edge[i] = i % 3 == 2 ? ' ' : 'x';
+        dfc_split_iter it = dfc_split_begin(NULL, (dfc_str){edge, n}, DFC_STR_LIT(" "));
+        dfc_str part;
+        int parts = 0, bytes = 0;
+        while (dfc_split_next(&it, &part)) {
+            parts++;
+            bytes += (int)part.len;
+            for (int64_t i = 0; i < part.len; i++) parts_ok = parts_ok && part.ptr[i] == 'x';
+        }
+        parts_ok = parts_ok && parts == n / 3 + 1 && bytes == n - n / 3;
+    }
+    t_ok(parts_ok, "split finds every separator of a string that ends a page");
 
     return t_done();
 }
