@@ -124,7 +124,7 @@ static inline uint64_t dfc_low_bytes(uint64_t v, size_t n)
     uint64_t mask = ((uint64_t)1 << (8 * (n & 7))) - 1;
     return n >= 8 ? v : v & mask;
 }
-static inline uint64_t dfc_load_upto8(const char *p, size_t n)
+static DFC_ALWAYS_INLINE uint64_t dfc_load_upto8(const char *p, size_t n)
 {
     /* (an empty string may point just past its buffer, even into a page
      * that cannot be read) */
@@ -164,10 +164,13 @@ static inline uint64_t dfc_hash_words(uint64_t h, uint64_t last, size_t n)
 {
     return dfc_mum(dfc_mum(h ^ last ^ DFC_HASH_K0, (uint64_t)n ^ DFC_HASH_K1) ^ DFC_HASH_K2, DFC_HASH_K1);
 }
-static inline uint64_t dfc_hash(const void *data, size_t n)
+/* Keys longer than 8 bytes: out of line, so that the short case stays small
+ * enough to be inlined into every keyed step. */
+#if defined(__GNUC__)
+__attribute__((noinline, unused))
+#endif
+static uint64_t dfc_hash_long(const char *p, size_t n)
 {
-    const char *p = (const char *)data;
-    if (n <= 8) return dfc_hash_words(0, dfc_load_upto8(p, n), n);
     uint64_t h = 0, v;
     size_t left = n;
     while (left > 8) {
@@ -179,8 +182,13 @@ static inline uint64_t dfc_hash(const void *data, size_t n)
     memcpy(&v, p + left - 8, 8); /* the last 8 bytes: n > 8, so inside the string */
     return dfc_hash_words(h, v, n);
 }
-
-static inline uint64_t dfc_hash_str(dfc_str s) { return dfc_hash(s.ptr, (size_t)s.len); }
+static DFC_ALWAYS_INLINE uint64_t dfc_hash(const void *data, size_t n)
+{
+    const char *p = (const char *)data;
+    if (DFC_LIKELY(n <= 8)) return dfc_hash_words(0, dfc_load_upto8(p, n), n);
+    return dfc_hash_long(p, n);
+}
+static DFC_ALWAYS_INLINE uint64_t dfc_hash_str(dfc_str s) { return dfc_hash(s.ptr, (size_t)s.len); }
 
 /* ------------------------------------------------------------- byte buffer */
 

@@ -87,7 +87,7 @@ static inline void dfc_table_prefetch(const dfc_table *t, uint64_t hash)
 
 /* Index of the key's slot, or of the empty slot ending its probe run
  * (*found tells which). */
-static inline size_t dfc_table_probe(const dfc_table *t, dfc_str key, uint64_t hash, bool *found)
+static DFC_ALWAYS_INLINE size_t dfc_table_probe(const dfc_table *t, dfc_str key, uint64_t hash, bool *found)
 {
     size_t i = dfc_table_home(t, hash);
     uint64_t head = dfc_table_key_head(key.ptr, (size_t)key.len);
@@ -110,7 +110,7 @@ static inline size_t dfc_table_probe(const dfc_table *t, dfc_str key, uint64_t h
 /* Adds a key that dfc_table_probe did not find (runtime/table.c). */
 void *dfci_table_insert(dfc_table *t, dfc_str key, uint64_t hash, dfc_str *stored);
 
-static inline void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t hash, bool *created,
+static DFC_ALWAYS_INLINE void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t hash, bool *created,
                                          dfc_str *stored)
 {
     bool found;
@@ -129,7 +129,7 @@ static inline void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t has
 
 static inline size_t dfc_table_count(const dfc_table *t) { return t->count; }
 
-static inline void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created)
+static DFC_ALWAYS_INLINE void *dfc_table_upsert(dfc_table *t, dfc_str key, uint64_t hash, bool *created)
 {
     return dfc_table_upsert_key(t, key, hash, created, NULL);
 }
