@@ -358,22 +358,22 @@ end
 -- oldest first (hot_store calls it at the end of each entry point).  Even
 -- for a table that stays in cache the ring pays: the lookup of one item
 -- overlaps the key and hash work of the next ones.
-function CG:ring(name, what, tab, apply_fn, vct)
+function CG:ring(name, what, apply_fn, vct)
   local r = "hot->ring_" .. name
   self.rings[#self.rings + 1] = {name = name, what = what, vct = vct}
   self.steps[#self.steps + 1] = lines({
     string.format("/* %s: queue it while its slot is fetched, apply the one queued DFC_RING items ago */", what),
-    string.format("static DFC_ALWAYS_INLINE void defer_%s(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", name, vct),
+    string.format("static DFC_ALWAYS_INLINE void defer_%s(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_str k, uint64_t h, %s v)", name, vct),
     "{",
-    string.format("    dfc_table_prefetch(STATE->%s, h);", tab),
+    "    dfc_table_prefetch(t, h);",
     string.format("    size_t i = hot->nring_%s++ %% DFC_RING;", name),
     string.format("    if (hot->nring_%s <= DFC_RING) {", name),
-    string.format("        %s[i].k = k;\n        %s[i].h = h;\n        %s[i].v = v;", r, r, r),
+    string.format("        %s[i].t = t;\n        %s[i].k = k;\n        %s[i].h = h;\n        %s[i].v = v;", r, r, r, r),
     "        return;",
     "    }",
-    string.format("    dfc_str k0 = %s[i].k;\n    uint64_t h0 = %s[i].h;\n    %s v0 = %s[i].v;", r, r, vct, r),
-    string.format("    %s[i].k = k;\n    %s[i].h = h;\n    %s[i].v = v;", r, r, r),
-    string.format("    %s(w, hot, k0, h0, v0);", apply_fn),
+    string.format("    dfc_table *t0 = %s[i].t;\n    dfc_str k0 = %s[i].k;\n    uint64_t h0 = %s[i].h;\n    %s v0 = %s[i].v;", r, r, r, vct, r),
+    string.format("    %s[i].t = t;\n    %s[i].k = k;\n    %s[i].h = h;\n    %s[i].v = v;", r, r, r, r),
+    string.format("    %s(w, hot, t0, k0, h0, v0);", apply_fn),
     "}",
     string.format("/* %s: apply the queued ones, oldest first */", what),
     string.format("static void drain_%s(dfc_worker *w, flow_hot *hot)", name),
@@ -381,7 +381,7 @@ function CG:ring(name, what, tab, apply_fn, vct)
     string.format("    size_t n = hot->nring_%s;", name),
     "    for (size_t j = n > DFC_RING ? n - DFC_RING : 0; j < n; j++) {",
     "        size_t i = j % DFC_RING;",
-    string.format("        %s(w, hot, %s[i].k, %s[i].h, %s[i].v);", apply_fn, r, r, r),
+    string.format("        %s(w, hot, %s[i].t, %s[i].k, %s[i].h, %s[i].v);", apply_fn, r, r, r, r),
     "    }",
     string.format("    hot->nring_%s = 0;", name),
     "}",
@@ -409,14 +409,41 @@ function CG:keyed_step(n, lam, add, in_t)
   local vct = self:ctype(vt)
   local val_expr = op == "count_final" and "1" or "x.f1"
   local combinable = op == "count_final" or ((op == "max_final" or op == "min_final") and not heap)
-  self.tables[#self.tables + 1] = {name = tab, value = at, heap = drop, id = n.id}
+  local tab_entry = {name = tab, value = at, heap = drop, id = n.id}
+  self.tables[#self.tables + 1] = tab_entry
+  local src = n.inputs[1].node
+  local const_key = op ~= "count_final" or not lam
+  const_key = const_key and src.op == "key_on" and src.fn and src.fn.tag == "lambda" and src.fn.body.tag == "string"
+  -- Combining: the partial value of a key another worker owns is updated
+  -- exactly as an owned key's value, only in another table (comb_N).  With
+  -- keys in tables (not a constant key), one ring and one apply_N serve
+  -- both, the table chosen without a branch: at -w2 a branch on the owner
+  -- would be mispredicted for every other item.
+  local unified = combinable and not const_key
+  local combine_fn
+  if combinable then
+    self.tables[#self.tables + 1] = {name = comb, value = at, id = n.id .. " (combined before sending)", combiner = true}
+    combine_fn = "combine_" .. c
+    self.steps[#self.steps + 1] = lines({
+      string.format("/* %s: send the partial value of every key combined here, then forget them */", n.id),
+      string.format("static void combine_%d(dfc_worker *w)", c), "{",
+      string.format("    dfc_table *t = STATE->%s;", comb),
+      "    if (dfc_table_count(t) == 0) return;",
+      "    size_t it = 0;", "    dfc_str k;", "    void *slot;",
+      "    while (dfc_table_next(t, &it, &k, &slot)) {",
+      "        int dest = dfc_route_key(w, k);",
+      string.format("        dfc_buf *b = dfc_out_begin(w, %d, dest);", c),
+      "        dfc_buf_put_str(b, k);",
+      string.format("        %s(b, *(%s *)slot);", self:helper("enc", vt), at),
+      string.format("        dfc_out_end(w, %d, dest);", c),
+      "    }",
+      "    dfc_table_clear(t);", "}",
+    })
+  end
 
   -- apply_N: fold one value into the key's state.
   local ap = {}
   local function p(s2) ap[#ap + 1] = "    " .. s2 end
-  local src = n.inputs[1].node
-  local const_key = op ~= "count_final" or not lam
-  const_key = const_key and src.op == "key_on" and src.fn and src.fn.tag == "lambda" and src.fn.body.tag == "string"
   p("bool created = false;")
   if const_key then
     -- Keyed by a constant (key_on(x => "all")): the table only ever holds
@@ -425,16 +452,16 @@ function CG:keyed_step(n, lam, add, in_t)
     -- the hot path has neither a hash nor a lookup.
     -- While an entry point runs, the slot and `seen` live in flow_hot
     -- (see the template), where the C compiler keeps them in registers.
-    self.tables[#self.tables].const_key = src.fn.body.value
-    self.tables[#self.tables].hot = n.index
-    self.tables[#self.tables].hot_ctype = at
+    tab_entry.const_key = src.fn.body.value
+    tab_entry.hot = n.index
+    tab_entry.hot_ctype = at
     p(string.format("%s *acc = &hot->acc_%d;", at, n.index))
     p(string.format("if (DFC_UNLIKELY(!hot->seen_%d)) {", n.index))
     p(string.format("    hot->seen_%d = true;", n.index))
     p("    created = true;")
     p("}")
   else
-    p(string.format("%s *acc = dfc_table_upsert(STATE->%s, k, h, &created);", at, tab))
+    p(string.format("%s *acc = dfc_table_upsert(t, k, h, &created);", at))
   end
   local function replace(newval)
     if heap then
@@ -452,6 +479,8 @@ function CG:keyed_step(n, lam, add, in_t)
   end
   if op == "count_final" then
     p("*acc += v;")
+  elseif unified then
+    p("if (created || " .. better("v", "*acc") .. ") *acc = v;")
   elseif op == "fold_final" then
     if CE.can_fail(n.fn.body) or CE.can_fail(n.init) then p("w->cur_step = " .. n.index .. ";") end
     p(string.format("if (created) *acc = %s;", heap and (clone .. "(" .. CE.expr(self, n.init) .. ")") or CE.expr(self, n.init)))
@@ -466,59 +495,55 @@ function CG:keyed_step(n, lam, add, in_t)
     replace("v")
     p("}")
   end
+  if unified then
+    p(string.format("if (DFC_UNLIKELY(created) && t == STATE->%s && dfc_table_count(t) >= DFC_COMBINE_KEYS) combine_%d(w);", comb, c))
+  end
   self.steps[#self.steps + 1] = lines({
-    string.format("/* %s: fold one value into its key's state (on the worker that owns the key) */", n.id),
-    string.format("static DFC_ALWAYS_INLINE void apply_%d(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", n.index, vct),
+    unified and string.format("/* %s: fold one value into its key's state (table %s), or into its partial value for the worker that owns it (table %s) */", n.id, tab, comb)
+      or string.format("/* %s: fold one value into its key's state (on the worker that owns the key) */", n.id),
+    string.format("static DFC_ALWAYS_INLINE void apply_%d(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_str k, uint64_t h, %s v)", n.index, vct),
     "{", lines(ap), "}",
   })
 
   -- The step: route by key; apply here, combine, or send.
   if const_key then
     add(string.format("    if (DFC_LIKELY(hot->mine_%d)) { /* the one key is ours */", n.index))
-    add(string.format("        apply_%d(w, hot, x.f0, 0, %s);\n        return;\n    }", n.index, val_expr))
+    add(string.format("        apply_%d(w, hot, NULL, x.f0, 0, %s);\n        return;\n    }", n.index, val_expr))
   end
   add("    dfc_str key = " .. key_expr .. ";")
   add("    uint64_t h = dfc_hash_str(key);")
+  if unified then
+    -- With one worker every key is ours: the table is known before the
+    -- hash is, so its lookup does not wait for the routing.
+    add(string.format("    if (w->total_workers == 1) {\n        defer_%d(w, hot, STATE->%s, key, h, %s);\n        return;\n    }", n.index, tab, val_expr))
+  end
   add("    int dest = dfc_route_hash(w, h);")
   if not const_key then
-    -- An item of a key this worker owns waits in a small ring while its
-    -- slot comes in from memory (a prefetch), so that the lookups of
-    -- several items overlap instead of each waiting for its cache miss.
-    add(string.format("    if (dest == w->index) {\n        defer_%d(w, hot, key, h, %s);\n        return;\n    }", n.index, val_expr))
-    self:ring(tostring(n.index), n.id .. ": an item of a key this worker owns", tab, "apply_" .. n.index, vct)
+    -- An item waits in a small ring while its slot comes in from memory (a
+    -- prefetch), so that the lookups of several items overlap instead of
+    -- each waiting for its cache miss.
+    self:ring(tostring(n.index), n.id .. (unified and "" or ": an item of a key this worker owns"), "apply_" .. n.index, vct)
+    if unified then
+      add(string.format("    dfc_table *t = dest == w->index ? STATE->%s : STATE->%s; /* ours, or combined for its owner */", tab, comb))
+      add(string.format("    defer_%d(w, hot, t, key, h, %s);", n.index, val_expr))
+    else
+      add(string.format("    if (dest == w->index) {\n        defer_%d(w, hot, STATE->%s, key, h, %s);\n        return;\n    }", n.index, tab, val_expr))
+    end
   end
-  local combine_fn
-  if combinable then
-    self.tables[#self.tables + 1] = {name = comb, value = at, id = n.id .. " (combined before sending)", combiner = true}
-    self.steps[#self.steps + 1] = lines({
-      string.format("/* %s: send the partial value of every key combined here, then forget them */", n.id),
-      string.format("static void combine_%d(dfc_worker *w)", c), "{",
-      string.format("    dfc_table *t = STATE->%s;", comb),
-      "    if (dfc_table_count(t) == 0) return;",
-      "    size_t it = 0;", "    dfc_str k;", "    void *slot;",
-      "    while (dfc_table_next(t, &it, &k, &slot)) {",
-      "        int dest = dfc_route_key(w, k);",
-      string.format("        dfc_buf *b = dfc_out_begin(w, %d, dest);", c),
-      "        dfc_buf_put_str(b, k);",
-      string.format("        %s(b, *(%s *)slot);", self:helper("enc", vt), at),
-      string.format("        dfc_out_end(w, %d, dest);", c),
-      "    }",
-      "    dfc_table_clear(t);", "}",
-    })
-    add(string.format("    defer_c%d(w, hot, key, h, %s);", n.index, val_expr))
-    combine_fn = "combine_" .. c
+  if combinable and const_key then
+    add(string.format("    defer_c%d(w, hot, STATE->%s, key, h, %s);", n.index, comb, val_expr))
     local part = op == "count_final" and "    *part += v;" or ("    if (created || " .. better("v", "*part") .. ") *part = v;")
     self.steps[#self.steps + 1] = lines({
       string.format("/* %s: combine one value into its key's partial value (for another worker) */", n.id),
-      string.format("static DFC_ALWAYS_INLINE void combine_one_%d(dfc_worker *w, flow_hot *hot, dfc_str k, uint64_t h, %s v)", n.index, vct),
+      string.format("static DFC_ALWAYS_INLINE void combine_one_%d(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_str k, uint64_t h, %s v)", n.index, vct),
       "{", "    bool created;",
-      string.format("    %s *part = dfc_table_upsert(STATE->%s, k, h, &created);", at, comb),
+      string.format("    %s *part = dfc_table_upsert(t, k, h, &created);", at),
       part,
-      string.format("    if (dfc_table_count(STATE->%s) >= DFC_COMBINE_KEYS) combine_%d(w);", comb, c),
+      string.format("    if (DFC_UNLIKELY(created) && dfc_table_count(t) >= DFC_COMBINE_KEYS) combine_%d(w);", c),
       "}",
     })
-    self:ring("c" .. n.index, n.id .. ": an item of a key another worker owns", comb, "combine_one_" .. n.index, vct)
-  else
+    self:ring("c" .. n.index, n.id .. ": an item of a key another worker owns", "combine_one_" .. n.index, vct)
+  elseif not combinable then
     add(string.format("    dfc_buf *b = dfc_out_begin(w, %d, dest);\n    dfc_buf_put_str(b, key);", c))
     add(string.format("    %s(b, %s);", self:helper("enc", vt), val_expr))
     add(string.format("    dfc_out_end(w, %d, dest);", c))
@@ -527,7 +552,8 @@ function CG:keyed_step(n, lam, add, in_t)
   local per = {
     "        dfc_str k = dfc_get_str(r);",
     string.format("        %s v = %s(r);", vct, self:helper("dec", vt)),
-    string.format(const_key and "        apply_%d(w, hot, k, 0, v);" or "        defer_%d(w, hot, k, dfc_hash_str(k), v);", n.index),
+    const_key and string.format("        apply_%d(w, hot, NULL, k, 0, v);", n.index)
+      or string.format("        defer_%d(w, hot, STATE->%s, k, dfc_hash_str(k), v);", n.index, tab),
   }
   local out_ct = self:ctype(n.out[1])
   local eof = lines({
@@ -708,7 +734,7 @@ function M.generate(plan, opts)
     state_free[#state_free + 1] = string.format("    dfc_table_free(s->%s);", t.name)
   end
   for _, r in ipairs(cg.rings) do
-    hot_fields[#hot_fields + 1] = string.format("    struct { dfc_str k; uint64_t h; %s v; } ring_%s[DFC_RING]; size_t nring_%s; /* %s */",
+    hot_fields[#hot_fields + 1] = string.format("    struct { dfc_table *t; dfc_str k; uint64_t h; %s v; } ring_%s[DFC_RING]; size_t nring_%s; /* %s */",
       r.vct, r.name, r.name, r.what)
     hot_load[#hot_load + 1] = string.format("    h->nring_%s = 0;", r.name)
     hot_drain[#hot_drain + 1] = string.format("    drain_%s(w, h);", r.name)
