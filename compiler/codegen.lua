@@ -366,14 +366,15 @@ function CG:ring(name, what, apply_fn, vct)
     string.format("static DFC_ALWAYS_INLINE void defer_%s(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_str k, uint64_t h, %s v)", name, vct),
     "{",
     "    dfc_table_prefetch(t, h);",
+    "    dfc_key key = dfc_key_make(k, h);",
     string.format("    size_t i = hot->nring_%s++ %% DFC_RING;", name),
     string.format("    if (hot->nring_%s <= DFC_RING) {", name),
-    string.format("        %s[i].t = t;\n        %s[i].k = k;\n        %s[i].h = h;\n        %s[i].v = v;", r, r, r, r),
+    string.format("        %s[i].t = t;\n        %s[i].k = key;\n        %s[i].v = v;", r, r, r),
     "        return;",
     "    }",
-    string.format("    dfc_table *t0 = %s[i].t;\n    dfc_str k0 = %s[i].k;\n    uint64_t h0 = %s[i].h;\n    %s v0 = %s[i].v;", r, r, r, vct, r),
-    string.format("    %s[i].t = t;\n    %s[i].k = k;\n    %s[i].h = h;\n    %s[i].v = v;", r, r, r, r),
-    string.format("    %s(w, hot, t0, k0, h0, v0);", apply_fn),
+    string.format("    dfc_table *t0 = %s[i].t;\n    dfc_key k0 = %s[i].k;\n    %s v0 = %s[i].v;", r, r, vct, r),
+    string.format("    %s[i].t = t;\n    %s[i].k = key;\n    %s[i].v = v;", r, r, r),
+    string.format("    %s(w, hot, t0, k0, v0);", apply_fn),
     "}",
     string.format("/* %s: apply the queued ones, oldest first */", what),
     string.format("static void drain_%s(dfc_worker *w, flow_hot *hot)", name),
@@ -381,7 +382,7 @@ function CG:ring(name, what, apply_fn, vct)
     string.format("    size_t n = hot->nring_%s;", name),
     "    for (size_t j = n > DFC_RING ? n - DFC_RING : 0; j < n; j++) {",
     "        size_t i = j % DFC_RING;",
-    string.format("        %s(w, hot, %s[i].t, %s[i].k, %s[i].h, %s[i].v);", apply_fn, r, r, r, r),
+    string.format("        %s(w, hot, %s[i].t, %s[i].k, %s[i].v);", apply_fn, r, r, r),
     "    }",
     string.format("    hot->nring_%s = 0;", name),
     "}",
@@ -461,7 +462,7 @@ function CG:keyed_step(n, lam, add, in_t)
     p("    created = true;")
     p("}")
   else
-    p(string.format("%s *acc = dfc_table_upsert(t, k, h, &created);", at))
+    p(string.format("%s *acc = dfc_table_upsert_prepared(t, k, &created, NULL);", at))
   end
   local function replace(newval)
     if heap then
@@ -501,21 +502,21 @@ function CG:keyed_step(n, lam, add, in_t)
   self.steps[#self.steps + 1] = lines({
     unified and string.format("/* %s: fold one value into its key's state (table %s), or into its partial value for the worker that owns it (table %s) */", n.id, tab, comb)
       or string.format("/* %s: fold one value into its key's state (on the worker that owns the key) */", n.id),
-    string.format("static DFC_ALWAYS_INLINE void apply_%d(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_str k, uint64_t h, %s v)", n.index, vct),
+    string.format("static DFC_ALWAYS_INLINE void apply_%d(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_key k, %s v)", n.index, vct),
     "{", lines(ap), "}",
   })
 
   -- The step: route by key; apply here, combine, or send.
   if const_key then
     add(string.format("    if (DFC_LIKELY(hot->mine_%d)) { /* the one key is ours */", n.index))
-    add(string.format("        apply_%d(w, hot, NULL, x.f0, 0, %s);\n        return;\n    }", n.index, val_expr))
+    add(string.format("        apply_%d(w, hot, NULL, (dfc_key){0}, %s);\n        return;\n    }", n.index, val_expr))
   end
   add("    dfc_str key = " .. key_expr .. ";")
   add("    uint64_t h = dfc_hash_str(key);")
   if unified then
     -- With one worker every key is ours: the table is known before the
     -- hash is, so its lookup does not wait for the routing.
-    add(string.format("    if (w->total_workers == 1) {\n        defer_%d(w, hot, STATE->%s, key, h, %s);\n        return;\n    }", n.index, tab, val_expr))
+    add(string.format("    if (hot->solo) {\n        defer_%d(w, hot, STATE->%s, key, h, %s);\n        return;\n    }", n.index, tab, val_expr))
   end
   add("    int dest = dfc_route_hash(w, h);")
   if not const_key then
@@ -535,9 +536,9 @@ function CG:keyed_step(n, lam, add, in_t)
     local part = op == "count_final" and "    *part += v;" or ("    if (created || " .. better("v", "*part") .. ") *part = v;")
     self.steps[#self.steps + 1] = lines({
       string.format("/* %s: combine one value into its key's partial value (for another worker) */", n.id),
-      string.format("static DFC_ALWAYS_INLINE void combine_one_%d(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_str k, uint64_t h, %s v)", n.index, vct),
+      string.format("static DFC_ALWAYS_INLINE void combine_one_%d(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_key k, %s v)", n.index, vct),
       "{", "    bool created;",
-      string.format("    %s *part = dfc_table_upsert(t, k, h, &created);", at),
+      string.format("    %s *part = dfc_table_upsert_prepared(t, k, &created, NULL);", at),
       part,
       string.format("    if (DFC_UNLIKELY(created) && dfc_table_count(t) >= DFC_COMBINE_KEYS) combine_%d(w);", c),
       "}",
@@ -552,7 +553,7 @@ function CG:keyed_step(n, lam, add, in_t)
   local per = {
     "        dfc_str k = dfc_get_str(r);",
     string.format("        %s v = %s(r);", vct, self:helper("dec", vt)),
-    const_key and string.format("        apply_%d(w, hot, NULL, k, 0, v);", n.index)
+    const_key and string.format("        apply_%d(w, hot, NULL, (dfc_key){0}, v);", n.index)
       or string.format("        defer_%d(w, hot, STATE->%s, k, dfc_hash_str(k), v);", n.index, tab),
   }
   local out_ct = self:ctype(n.out[1])
@@ -710,7 +711,8 @@ function M.generate(plan, opts)
   end
 
   local state_fields, state_new, state_free = {}, {}, {}
-  local hot_fields, hot_load, hot_store, hot_drain = {}, {}, {}, {}
+  local hot_fields = {"    bool solo; /* one worker in all: every key is this worker's */"}
+  local hot_load, hot_store, hot_drain = {"    h->solo = w->total_workers == 1;"}, {}, {}
   for _, t in ipairs(cg.tables) do
     state_fields[#state_fields + 1] = string.format("    dfc_table *%s; /* %s: %s per key */", t.name, t.id, t.value)
     if t.const_key then
@@ -734,7 +736,7 @@ function M.generate(plan, opts)
     state_free[#state_free + 1] = string.format("    dfc_table_free(s->%s);", t.name)
   end
   for _, r in ipairs(cg.rings) do
-    hot_fields[#hot_fields + 1] = string.format("    struct { dfc_table *t; dfc_str k; uint64_t h; %s v; } ring_%s[DFC_RING]; size_t nring_%s; /* %s */",
+    hot_fields[#hot_fields + 1] = string.format("    struct { dfc_table *t; dfc_key k; %s v; } ring_%s[DFC_RING]; size_t nring_%s; /* %s */",
       r.vct, r.name, r.name, r.what)
     hot_load[#hot_load + 1] = string.format("    h->nring_%s = 0;", r.name)
     hot_drain[#hot_drain + 1] = string.format("    drain_%s(w, h);", r.name)
@@ -752,9 +754,9 @@ function M.generate(plan, opts)
     typedefs = lines(cg.typedefs),
     params_struct = "typedef struct flow_params {\n" .. (#pfields > 0 and lines(pfields) or "    char unused;") .. "\n} flow_params;",
     state_struct = "typedef struct flow_state {\n" .. lines(state_fields) .. "\n} flow_state;",
-    hot_struct = "typedef struct flow_hot {\n" .. (#hot_fields > 0 and lines(hot_fields) or "    char unused;") .. "\n} flow_hot;",
+    hot_struct = "typedef struct flow_hot {\n" .. lines(hot_fields) .. "\n} flow_hot;",
     hot_load = "static inline void hot_load(dfc_worker *w, flow_hot *h)\n{\n" ..
-      (#hot_load > 0 and ("    flow_state *s = STATE;\n" .. lines(hot_load)) or "    (void)w; (void)h;") .. "\n}",
+      "    flow_state *s = STATE;\n" .. lines(hot_load) .. "\n}",
     hot_store = "static inline void hot_drain(dfc_worker *w, flow_hot *h)\n{\n" ..
       (#hot_drain > 0 and lines(hot_drain) or "    (void)w; (void)h;") .. "\n}\n" ..
       "static inline void hot_store(dfc_worker *w, flow_hot *h)\n{\n    hot_drain(w, h);\n" ..

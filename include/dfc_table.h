@@ -85,39 +85,57 @@ static inline void dfc_table_prefetch(const dfc_table *t, uint64_t hash)
     __builtin_prefetch(dfc_table_slot_at(t, dfc_table_home(t, hash)));
 }
 
-/* Index of the key's slot, or of the empty slot ending its probe run
- * (*found tells which). */
-static DFC_ALWAYS_INLINE size_t dfc_table_probe(const dfc_table *t, dfc_str key, uint64_t hash, bool *found)
+/* A key made ready for lookups: its bytes, its tag and its head, computed
+ * once with its hash (a keyed step queues keys in this form, so that the
+ * lookup does not read the key's first bytes again). */
+typedef struct dfc_key {
+    const char *ptr;
+    uint64_t tag, head;
+} dfc_key;
+
+DFC_NORETURN void dfci_table_key_too_long(size_t len); /* keys are shorter than 4 GiB */
+static DFC_ALWAYS_INLINE dfc_key dfc_key_make(dfc_str s, uint64_t hash)
 {
-    size_t i = dfc_table_home(t, hash);
-    uint64_t head = dfc_table_key_head(key.ptr, (size_t)key.len);
-    uint64_t tag = dfc_table_tag(hash, (size_t)key.len);
+    if (DFC_UNLIKELY((uint64_t)s.len > UINT32_MAX)) dfci_table_key_too_long((size_t)s.len);
+    return (dfc_key){s.ptr, dfc_table_tag(hash, (size_t)s.len), dfc_table_key_head(s.ptr, (size_t)s.len)};
+}
+static inline size_t dfc_key_len(dfc_key k) { return (size_t)(k.tag >> 32); }
+
+/* Index of the key's slot, or of the empty slot ending its probe run
+ * (*found tells which).  The home slot comes from the tag's hash bits. */
+static DFC_ALWAYS_INLINE size_t dfc_table_probe_key(const dfc_table *t, dfc_key k, bool *found)
+{
+    size_t i = dfc_table_home(t, k.tag), len = dfc_key_len(k);
     for (;;) {
         const dfc_table_slot *s = dfc_table_slot_at(t, i);
         if (!s->key) {
             *found = false;
             return i;
         }
-        if (s->tag == tag && s->head == head &&
-            (key.len <= 8 || dfc_bytes_eq(s->key + 8, key.ptr + 8, (size_t)key.len - 8))) {
+        if (s->tag == k.tag && s->head == k.head &&
+            (len <= 8 || dfc_bytes_eq(s->key + 8, k.ptr + 8, len - 8))) {
             *found = true;
             return i;
         }
         i = (i + 1) & t->mask;
     }
 }
+static DFC_ALWAYS_INLINE size_t dfc_table_probe(const dfc_table *t, dfc_str key, uint64_t hash, bool *found)
+{
+    return dfc_table_probe_key(t, dfc_key_make(key, hash), found);
+}
 
 /* Adds a key that dfc_table_probe did not find (runtime/table.c). */
-void *dfci_table_insert(dfc_table *t, dfc_str key, uint64_t hash, dfc_str *stored);
+void *dfci_table_insert(dfc_table *t, dfc_key key, dfc_str *stored);
 
-static DFC_ALWAYS_INLINE void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t hash, bool *created,
-                                         dfc_str *stored)
+static DFC_ALWAYS_INLINE void *dfc_table_upsert_prepared(dfc_table *t, dfc_key key, bool *created,
+                                                         dfc_str *stored)
 {
     bool found;
-    size_t i = dfc_table_probe(t, key, hash, &found);
+    size_t i = dfc_table_probe_key(t, key, &found);
     if (DFC_UNLIKELY(!found)) {
         if (created) *created = true;
-        return dfci_table_insert(t, key, hash, stored);
+        return dfci_table_insert(t, key, stored);
     }
     if (created) *created = false;
     if (stored) {
@@ -125,6 +143,11 @@ static DFC_ALWAYS_INLINE void *dfc_table_upsert_key(dfc_table *t, dfc_str key, u
         *stored = (dfc_str){s->key, (int64_t)dfc_table_slot_len(s)};
     }
     return dfc_table_value_at(t, i);
+}
+static DFC_ALWAYS_INLINE void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t hash, bool *created,
+                                                    dfc_str *stored)
+{
+    return dfc_table_upsert_prepared(t, dfc_key_make(key, hash), created, stored);
 }
 
 static inline size_t dfc_table_count(const dfc_table *t) { return t->count; }

@@ -172,19 +172,21 @@ static void grow(dfc_table *t)
 
 /* Adds a key that dfc_table_probe did not find, growing first when the
  * table would pass 70% load. */
-void *dfci_table_insert(dfc_table *t, dfc_str key, uint64_t hash, dfc_str *stored)
+void dfci_table_key_too_long(size_t len)
+{
+    fprintf(stderr, "dfc: a key of %zu bytes is too long for keyed state (the limit is 4 GiB)\n", len);
+    abort();
+}
+
+void *dfci_table_insert(dfc_table *t, dfc_key key, dfc_str *stored)
 {
     bool found;
-    size_t i, len = (size_t)key.len;
-    if (len > UINT32_MAX) {
-        fprintf(stderr, "dfc: a key of %zu bytes is too long for keyed state (the limit is 4 GiB)\n", len);
-        abort();
-    }
+    size_t i, len = dfc_key_len(key);
     if ((t->count + 1) * 10 > t->cap * 7) grow(t);
-    i = dfc_table_probe(t, key, hash, &found);
+    i = dfc_table_probe_key(t, key, &found);
     slot *s = SLOT(t, i);
-    s->tag = dfc_table_tag(hash, len);
-    s->head = dfc_table_key_head(key.ptr, len);
+    s->tag = key.tag;
+    s->head = key.head;
     s->key = key_store(&t->chunks, key.ptr, len);
     t->count++;
     t->live_bytes += len ? len : 1;
