@@ -363,10 +363,9 @@ function CG:ring(name, what, apply_fn, vct)
   self.rings[#self.rings + 1] = {name = name, what = what, vct = vct}
   self.steps[#self.steps + 1] = lines({
     string.format("/* %s: queue it while its slot is fetched, apply the one queued DFC_RING items ago */", what),
-    string.format("static DFC_ALWAYS_INLINE void defer_%s(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_str k, uint64_t h, %s v)", name, vct),
+    string.format("static DFC_ALWAYS_INLINE void defer_%s(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_key key, %s v)", name, vct),
     "{",
-    "    dfc_table_prefetch(t, h);",
-    "    dfc_key key = dfc_key_make(k, h);",
+    "    dfc_table_prefetch(t, key.tag);",
     string.format("    size_t i = hot->nring_%s++ %% DFC_RING;", name),
     string.format("    if (hot->nring_%s <= DFC_RING) {", name),
     string.format("        %s[i].t = t;\n        %s[i].k = key;\n        %s[i].v = v;", r, r, r),
@@ -512,11 +511,16 @@ function CG:keyed_step(n, lam, add, in_t)
     add(string.format("        apply_%d(w, hot, NULL, (dfc_key){0}, %s);\n        return;\n    }", n.index, val_expr))
   end
   add("    dfc_str key = " .. key_expr .. ";")
-  add("    uint64_t h = dfc_hash_str(key);")
+  if const_key then
+    add("    uint64_t h = dfc_hash_str(key);")
+  else
+    add("    dfc_key kk; /* the key ready for its lookup */")
+    add("    uint64_t h = dfc_hash_key(key, &kk);")
+  end
   if unified then
     -- With one worker every key is ours: the table is known before the
     -- hash is, so its lookup does not wait for the routing.
-    add(string.format("    if (hot->solo) {\n        defer_%d(w, hot, STATE->%s, key, h, %s);\n        return;\n    }", n.index, tab, val_expr))
+    add(string.format("    if (hot->solo) {\n        defer_%d(w, hot, STATE->%s, kk, %s);\n        return;\n    }", n.index, tab, val_expr))
   end
   add("    int dest = dfc_route_hash(w, h);")
   if not const_key then
@@ -526,13 +530,13 @@ function CG:keyed_step(n, lam, add, in_t)
     self:ring(tostring(n.index), n.id .. (unified and "" or ": an item of a key this worker owns"), "apply_" .. n.index, vct)
     if unified then
       add(string.format("    dfc_table *t = dest == w->index ? STATE->%s : STATE->%s; /* ours, or combined for its owner */", tab, comb))
-      add(string.format("    defer_%d(w, hot, t, key, h, %s);", n.index, val_expr))
+      add(string.format("    defer_%d(w, hot, t, kk, %s);", n.index, val_expr))
     else
-      add(string.format("    if (dest == w->index) {\n        defer_%d(w, hot, STATE->%s, key, h, %s);\n        return;\n    }", n.index, tab, val_expr))
+      add(string.format("    if (dest == w->index) {\n        defer_%d(w, hot, STATE->%s, kk, %s);\n        return;\n    }", n.index, tab, val_expr))
     end
   end
   if combinable and const_key then
-    add(string.format("    defer_c%d(w, hot, STATE->%s, key, h, %s);", n.index, comb, val_expr))
+    add(string.format("    defer_c%d(w, hot, STATE->%s, dfc_key_make(key, h), %s);", n.index, comb, val_expr))
     local part = op == "count_final" and "    *part += v;" or ("    if (created || " .. better("v", "*part") .. ") *part = v;")
     self.steps[#self.steps + 1] = lines({
       string.format("/* %s: combine one value into its key's partial value (for another worker) */", n.id),
@@ -554,7 +558,7 @@ function CG:keyed_step(n, lam, add, in_t)
     "        dfc_str k = dfc_get_str(r);",
     string.format("        %s v = %s(r);", vct, self:helper("dec", vt)),
     const_key and string.format("        apply_%d(w, hot, NULL, (dfc_key){0}, v);", n.index)
-      or string.format("        defer_%d(w, hot, STATE->%s, k, dfc_hash_str(k), v);", n.index, tab),
+      or string.format("        dfc_key kk;\n        dfc_hash_key(k, &kk);\n        defer_%d(w, hot, STATE->%s, kk, v);", n.index, tab),
   }
   local out_ct = self:ctype(n.out[1])
   local eof = lines({

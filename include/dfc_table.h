@@ -101,6 +101,18 @@ static DFC_ALWAYS_INLINE dfc_key dfc_key_make(dfc_str s, uint64_t hash)
 }
 static inline size_t dfc_key_len(dfc_key k) { return (size_t)(k.tag >> 32); }
 
+/* The hash of s (dfc_hash) and s made ready for lookups, from one read of
+ * its first bytes. */
+static DFC_ALWAYS_INLINE uint64_t dfc_hash_key(dfc_str s, dfc_key *k)
+{
+    size_t n = (size_t)s.len;
+    if (DFC_UNLIKELY((uint64_t)s.len > UINT32_MAX)) dfci_table_key_too_long(n);
+    uint64_t first = dfc_load_upto8(s.ptr, n);
+    uint64_t h = DFC_LIKELY(n <= 8) ? dfc_hash_words(0, first, n) : dfc_hash_long(s.ptr, n);
+    *k = (dfc_key){s.ptr, dfc_table_tag(h, n), first};
+    return h;
+}
+
 /* Index of the key's slot, or of the empty slot ending its probe run
  * (*found tells which).  The home slot comes from the tag's hash bits. */
 static DFC_ALWAYS_INLINE size_t dfc_table_probe_key(const dfc_table *t, dfc_key k, bool *found)
