@@ -14,19 +14,10 @@
 #include "dfc.h"
 #include "io.h"
 #include "tap.h"
+/* stubs for the worker layer: dfc_fail jumps back with its message */
+#define DFC_STUB_FAIL_JUMPS
+#include "stubs.h"
 
-/* ---- stubs for the worker layer: dfc_fail jumps back with its message ---- */
-static jmp_buf fail_jmp;
-static char fail_msg[512];
-void dfc_fail(dfc_worker *w, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(fail_msg, sizeof fail_msg, fmt, ap);
-    va_end(ap);
-    longjmp(fail_jmp, 1);
-}
-dfci_sink_local *dfci_worker_sinks(dfc_worker *w) { return NULL; }
 
 /* Runs stmt, which must call dfc_fail with exactly `want`. */
 #define EXPECT_FAIL(stmt, want, name)                                                        \

@@ -21,14 +21,8 @@
 
 #include <unistd.h>
 #include "tap.h"
+#include "stubs.h"
 
-/* ---- stubs for the worker layer ---- */
-void dfc_fail(dfc_worker *w, const char *fmt, ...)
-{
-    fprintf(stderr, "unexpected dfc_fail\n");
-    abort();
-}
-dfci_sink_local *dfci_worker_sinks(dfc_worker *w) { return NULL; }
 
 /* ---- rows pushed, shown as [f1|f2]\n with '|' '[' ']' and '\\' escaped ---- */
 static dfc_buf got;

@@ -12,14 +12,8 @@
 #include "dfc.h"
 #include "io.h"
 #include "tap.h"
+#include "stubs.h"
 
-/* ---- stubs for the worker layer ---- */
-void dfc_fail(dfc_worker *w, const char *fmt, ...)
-{
-    fprintf(stderr, "unexpected dfc_fail\n");
-    abort();
-}
-dfci_sink_local *dfci_worker_sinks(dfc_worker *w) { return NULL; }
 
 static dfc_buf B;
 static const char *text(void)

@@ -21,18 +21,11 @@
 #include "dfc.h"
 #include "io.h"
 #include "tap.h"
+#define DFC_STUB_FAIL_JUMPS
+#define DFC_STUB_OWN_SINKS
+#include "stubs.h"
 
-/* ---- stubs for the worker layer ---- */
-static jmp_buf fail_jmp;
-static char fail_msg[512];
-void dfc_fail(dfc_worker *w, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(fail_msg, sizeof fail_msg, fmt, ap);
-    va_end(ap);
-    longjmp(fail_jmp, 1);
-}
+/* ---- the worker layer: sinks of the worker being tested ---- */
 static _Thread_local dfci_sink_local *cur_local;
 dfci_sink_local *dfci_worker_sinks(dfc_worker *w) { return cur_local; }
 

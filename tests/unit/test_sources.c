@@ -24,14 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "tap.h"
+#include "stubs.h"
 
-/* ---- stubs for the worker layer ---- */
-void dfc_fail(dfc_worker *w, const char *fmt, ...)
-{
-    fprintf(stderr, "unexpected dfc_fail\n");
-    abort();
-}
-dfci_sink_local *dfci_worker_sinks(dfc_worker *w) { return NULL; }
 
 /* ---- what the sources pushed: lines joined as "line\n" into one buffer ---- */
 static dfc_buf got;
