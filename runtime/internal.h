@@ -91,6 +91,8 @@ typedef struct dfci_inbox {
 } dfci_inbox;
 
 void *dfci_calloc_aligned(size_t n, size_t size); /* memory.c */
+/* calloc that aborts on running out of memory, as dfc_heap_alloc does */
+void *dfci_heap_calloc(size_t n, size_t size); /* memory.c */
 int dfci_inbox_init(dfci_inbox *ib);
 void dfci_inbox_destroy(dfci_inbox *ib); /* frees messages still queued */
 void dfci_inbox_push(dfci_inbox *ib, dfci_msg *m);

@@ -32,6 +32,13 @@ void *dfc_heap_alloc(size_t n)
 
 void dfc_heap_free(const void *p) { free((void *)p); }
 
+void *dfci_heap_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) out_of_memory(n * size);
+    return p;
+}
+
 dfc_str dfc_heap_str(dfc_str s)
 {
     char *p = dfc_heap_alloc((size_t)s.len);

@@ -57,15 +57,6 @@ static unsigned log2_size(size_t n)
     return k;
 }
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) {
-        fprintf(stderr, "dfc: out of memory (table of %zu slots)\n", n);
-        abort();
-    }
-    return p;
-}
 
 /* Copies key bytes into chunk storage; never returns NULL. */
 static const char *key_store(key_chunk **chunks, const char *p, size_t n)
@@ -117,13 +108,13 @@ static void table_alloc(dfc_table *t, size_t cap)
     t->shift = 64 - log2_size(cap);
     /* On cache-line boundaries, so that a 32-byte entry never spans two;
      * calloc, so that a big array's pages are only touched when used. */
-    t->entries_alloc = xcalloc(cap * t->entry_size + 64, 1);
+    t->entries_alloc = dfci_heap_calloc(cap * t->entry_size + 64, 1);
     t->entries = (char *)(((uintptr_t)t->entries_alloc + 63) & ~(uintptr_t)63);
 }
 
 dfc_table *dfc_table_new(size_t value_size)
 {
-    dfc_table *t = xcalloc(1, sizeof *t);
+    dfc_table *t = dfci_heap_calloc(1, sizeof *t);
     t->value_size = value_size;
     t->stride = (value_size + 7) & ~(size_t)7;
     if (t->stride > UINT32_MAX - sizeof(slot)) {
@@ -170,14 +161,14 @@ static void grow(dfc_table *t)
     if (t->dead_bytes > t->live_bytes) compact_keys(t);
 }
 
-/* Adds a key that dfc_table_probe did not find, growing first when the
- * table would pass 70% load. */
 void dfci_table_key_too_long(size_t len)
 {
     fprintf(stderr, "dfc: a key of %zu bytes is too long for keyed state (the limit is 4 GiB)\n", len);
     abort();
 }
 
+/* Adds a key that dfc_table_probe did not find, growing first when the
+ * table would pass 70% load. */
 void *dfci_table_insert(dfc_table *t, dfc_key key, dfc_str *stored)
 {
     bool found;
