@@ -182,11 +182,15 @@ static uint64_t dfc_hash_long(const char *p, size_t n)
     memcpy(&v, p + left - 8, 8); /* the last 8 bytes: n > 8, so inside the string */
     return dfc_hash_words(h, v, n);
 }
+/* The hash of p[0..n), given first = dfc_load_upto8(p, n). */
+static DFC_ALWAYS_INLINE uint64_t dfc_hash_first(const char *p, size_t n, uint64_t first)
+{
+    return DFC_LIKELY(n <= 8) ? dfc_hash_words(0, first, n) : dfc_hash_long(p, n);
+}
 static DFC_ALWAYS_INLINE uint64_t dfc_hash(const void *data, size_t n)
 {
     const char *p = (const char *)data;
-    if (DFC_LIKELY(n <= 8)) return dfc_hash_words(0, dfc_load_upto8(p, n), n);
-    return dfc_hash_long(p, n);
+    return dfc_hash_first(p, n, dfc_load_upto8(p, n));
 }
 static DFC_ALWAYS_INLINE uint64_t dfc_hash_str(dfc_str s) { return dfc_hash(s.ptr, (size_t)s.len); }
 
@@ -413,30 +417,33 @@ static inline dfc_split_iter dfc_split_begin(dfc_worker *w, dfc_str s, dfc_str s
  * time in a register (the lowest byte equal to c is exact, whatever the
  * bytes above it), memchr only past 32 bytes.  Reads past p + n only as
  * dfc_load_upto8 does, within the page, and ignores what it finds there. */
+/* The high bit of each byte of v equal to the byte in pat (every byte of
+ * pat the same); exact up to the lowest such byte. */
+static inline uint64_t dfc_byte_hits(uint64_t v, uint64_t pat)
+{
+    v ^= pat;
+    return (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
+}
+static inline unsigned dfc_first_hit(uint64_t m) { return (unsigned)__builtin_ctzll(m) >> 3; }
 static inline const char *dfc_find_byte(const char *p, size_t n, char c)
 {
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    const uint64_t pat = ones * (uint8_t)c;
+    const uint64_t pat = 0x0101010101010101ULL * (uint8_t)c;
     if (n - 1 < 7 && dfc_wide_load_ok(p)) { /* a short rest, 1..7 bytes: one load, matches past n masked */
-        uint64_t v = dfc_wide_load(p) ^ pat;
-        uint64_t m = (v - ones) & ~v & highs & (((uint64_t)1 << (8 * n)) - 1);
-        return m ? p + ((unsigned)__builtin_ctzll(m) >> 3) : NULL;
+        uint64_t m = dfc_low_bytes(dfc_byte_hits(dfc_wide_load(p), pat), n);
+        return m ? p + dfc_first_hit(m) : NULL;
     }
     size_t i = 0;
+    uint64_t v;
     for (; i + 8 <= n && i < 32; i += 8) {
-        uint64_t v;
         memcpy(&v, p + i, 8);
-        v ^= pat;
-        uint64_t m = (v - ones) & ~v & highs;
-        if (m) return p + i + ((unsigned)__builtin_ctzll(m) >> 3);
+        uint64_t m = dfc_byte_hits(v, pat);
+        if (m) return p + i + dfc_first_hit(m);
     }
     if (i + 8 <= n) return (const char *)memchr(p + i, c, n - i);
     if (i < n && n >= 8) { /* the last 8 bytes; those before p + i hold no c */
-        uint64_t v;
         memcpy(&v, p + n - 8, 8);
-        v ^= pat;
-        uint64_t m = (v - ones) & ~v & highs;
-        return m ? p + n - 8 + ((unsigned)__builtin_ctzll(m) >> 3) : NULL;
+        uint64_t m = dfc_byte_hits(v, pat);
+        return m ? p + n - 8 + dfc_first_hit(m) : NULL;
     }
     for (; i < n; i++)
         if (p[i] == c) return p + i;

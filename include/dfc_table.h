@@ -94,10 +94,15 @@ typedef struct dfc_key {
 } dfc_key;
 
 DFC_NORETURN void dfci_table_key_too_long(size_t len); /* keys are shorter than 4 GiB */
-static DFC_ALWAYS_INLINE dfc_key dfc_key_make(dfc_str s, uint64_t hash)
+/* s ready for lookups, given its hash and its first bytes (dfc_table_key_head). */
+static DFC_ALWAYS_INLINE dfc_key dfc_key_from(dfc_str s, uint64_t hash, uint64_t head)
 {
     if (DFC_UNLIKELY((uint64_t)s.len > UINT32_MAX)) dfci_table_key_too_long((size_t)s.len);
-    return (dfc_key){s.ptr, dfc_table_tag(hash, (size_t)s.len), dfc_table_key_head(s.ptr, (size_t)s.len)};
+    return (dfc_key){s.ptr, dfc_table_tag(hash, (size_t)s.len), head};
+}
+static DFC_ALWAYS_INLINE dfc_key dfc_key_make(dfc_str s, uint64_t hash)
+{
+    return dfc_key_from(s, hash, dfc_table_key_head(s.ptr, (size_t)s.len));
 }
 static inline size_t dfc_key_len(dfc_key k) { return (size_t)(k.tag >> 32); }
 
@@ -105,11 +110,9 @@ static inline size_t dfc_key_len(dfc_key k) { return (size_t)(k.tag >> 32); }
  * its first bytes. */
 static DFC_ALWAYS_INLINE uint64_t dfc_hash_key(dfc_str s, dfc_key *k)
 {
-    size_t n = (size_t)s.len;
-    if (DFC_UNLIKELY((uint64_t)s.len > UINT32_MAX)) dfci_table_key_too_long(n);
-    uint64_t first = dfc_load_upto8(s.ptr, n);
-    uint64_t h = DFC_LIKELY(n <= 8) ? dfc_hash_words(0, first, n) : dfc_hash_long(s.ptr, n);
-    *k = (dfc_key){s.ptr, dfc_table_tag(h, n), first};
+    uint64_t first = dfc_table_key_head(s.ptr, (size_t)s.len);
+    uint64_t h = dfc_hash_first(s.ptr, (size_t)s.len, first);
+    *k = dfc_key_from(s, h, first);
     return h;
 }
 
