@@ -477,10 +477,14 @@ function CG:keyed_step(n, lam, add, in_t)
       return T.is(acc_t, "str") and ("dfc_str_cmp(" .. a .. ", " .. b .. ") " .. cmp .. " 0") or (a .. " " .. cmp .. " " .. b)
     end
   end
-  if op == "count_final" then
-    p("*acc += v;")
-  elseif unified then
-    p("if (created || " .. better("v", "*acc") .. ") *acc = v;")
+  -- The update of a combinable value, the same for a key's value and for a
+  -- partial value: counts add up, max/min keep the better one.
+  local function combine_update(target)
+    if op == "count_final" then return target .. " += v;" end
+    return "if (created || " .. better("v", target) .. ") " .. target .. " = v;"
+  end
+  if op == "count_final" or unified then
+    p(combine_update("*acc"))
   elseif op == "fold_final" then
     if CE.can_fail(n.fn.body) or CE.can_fail(n.init) then p("w->cur_step = " .. n.index .. ";") end
     p(string.format("if (created) *acc = %s;", heap and (clone .. "(" .. CE.expr(self, n.init) .. ")") or CE.expr(self, n.init)))
@@ -537,13 +541,12 @@ function CG:keyed_step(n, lam, add, in_t)
   end
   if combinable and const_key then
     add(string.format("    defer_c%d(w, hot, STATE->%s, dfc_key_make(key, h), %s);", n.index, comb, val_expr))
-    local part = op == "count_final" and "    *part += v;" or ("    if (created || " .. better("v", "*part") .. ") *part = v;")
     self.steps[#self.steps + 1] = lines({
       string.format("/* %s: combine one value into its key's partial value (for another worker) */", n.id),
       string.format("static DFC_ALWAYS_INLINE void combine_one_%d(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_key k, %s v)", n.index, vct),
       "{", "    bool created;",
       string.format("    %s *part = dfc_table_upsert_prepared(t, k, &created, NULL);", at),
-      part,
+      "    " .. combine_update("*part"),
       string.format("    if (DFC_UNLIKELY(created) && dfc_table_count(t) >= DFC_COMBINE_KEYS) combine_%d(w);", c),
       "}",
     })
@@ -605,27 +608,24 @@ function CG:source(n)
   if n.source == "range" then
     push = {
       string.format("/* %s: items lo..hi-1 of range */", n.id),
-      string.format("static void source_%d(dfc_worker *w, int64_t lo, int64_t hi)", k), "{",
+      string.format("static void source_%d(dfc_worker *w, int64_t lo, int64_t hi)", k), "{", HOT_IN,
       "    for (int64_t x = lo; x < hi; x++) {",
     }
     emit = self:emit(n, 1, "x", "        ")
   elseif n.source == "csv" then
     push = {
       string.format("/* %s: a batch of csv rows */", n.id),
-      string.format("static void source_%d(dfc_worker *w, const dfc_list_str *rows, size_t n)", k), "{",
+      string.format("static void source_%d(dfc_worker *w, const dfc_list_str *rows, size_t n)", k), "{", HOT_IN,
       "    for (size_t i = 0; i < n; i++) {", "        dfc_list_str x = rows[i];",
     }
     emit = self:emit(n, 1, "x", "        ")
   else
     push = {
       string.format("/* %s: a batch of lines */", n.id),
-      string.format("static void source_%d(dfc_worker *w, const dfc_str *lines, size_t n)", k), "{",
+      string.format("static void source_%d(dfc_worker *w, const dfc_str *lines, size_t n)", k), "{", HOT_IN,
       "    for (size_t i = 0; i < n; i++) {", "        dfc_str x = lines[i];",
     }
     emit = self:emit(n, 1, "x", "        ")
-  end
-  for i, l in ipairs(push) do
-    if l == "{" then table.insert(push, i + 1, HOT_IN) break end
   end
   push[#push + 1] = emit
   push[#push + 1] = "    }"
