@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -20,16 +19,6 @@
 static const char *const type_names[] = {"bool", "i64", "f64", "str"};
 
 static const char *type_name(int t) { return t >= 0 && t <= DFC_T_STR ? type_names[t] : "?"; }
-
-static int errf(char *err, size_t errlen, const char *fmt, ...) DFC_PRINTF(3, 4);
-static int errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 const char *dfci_prog_name(const char *argv0)
 {
@@ -72,8 +61,8 @@ static int positive_int(const char *what, const char *s, int64_t max, int *out, 
 {
     int64_t v;
     if (!parse_int(s, 1, INT64_MAX, &v) || s[0] == '-' || s[0] == '+')
-        return errf(err, errlen, "%s must be a positive integer, got '%s'", what, s);
-    if (v > max) return errf(err, errlen, "%s must be at most %lld, got '%s'", what, (long long)max, s);
+        return dfci_errf(err, errlen, "%s must be a positive integer, got '%s'", what, s);
+    if (v > max) return dfci_errf(err, errlen, "%s must be at most %lld, got '%s'", what, (long long)max, s);
     *out = (int)v;
     return 0;
 }
@@ -82,7 +71,7 @@ static int seconds(const char *what, const char *s, double *out, char *err, size
 {
     double v;
     if (!parse_num(s, &v) || !(v > 0) || isinf(v))
-        return errf(err, errlen, "%s must be a positive number of seconds, got '%s'", what, s);
+        return dfci_errf(err, errlen, "%s must be a positive number of seconds, got '%s'", what, s);
     *out = v;
     return 0;
 }
@@ -114,9 +103,9 @@ static int check_address(const char *what, const char *a, char *err, size_t errl
     const char *colon = strrchr(a, ':');
     int64_t port;
     if (!colon || colon == a)
-        return errf(err, errlen, "%s: '%s' is not host:port", what, a);
+        return dfci_errf(err, errlen, "%s: '%s' is not host:port", what, a);
     if (!parse_int(colon + 1, 1, 65535, &port) || colon[1] == '+' || colon[1] == '-')
-        return errf(err, errlen, "%s: '%s' has a bad port (expected 1-65535)", what, a);
+        return dfci_errf(err, errlen, "%s: '%s' has a bad port (expected 1-65535)", what, a);
     return 0;
 }
 
@@ -139,11 +128,11 @@ static int set_addresses(dfci_options *o, const char *what, const char *list, ch
             free(a);
             for (int i = 0; i < n; i++) free(v[i]);
             free(v);
-            return errf(err, errlen, "%s: empty address in '%s'", what, list);
+            return dfci_errf(err, errlen, "%s: empty address in '%s'", what, list);
         } else {
             if (check_address(what, a, err, errlen) != 0 || n >= DFCI_MAX_PROCESSES) {
                 if (n >= DFCI_MAX_PROCESSES)
-                    errf(err, errlen, "%s: more than %d addresses", what, DFCI_MAX_PROCESSES);
+                    dfci_errf(err, errlen, "%s: more than %d addresses", what, DFCI_MAX_PROCESSES);
                 free(a);
                 for (int i = 0; i < n; i++) free(v[i]);
                 free(v);
@@ -163,7 +152,7 @@ static int set_addresses(dfci_options *o, const char *what, const char *list, ch
     }
     if (n == 0) {
         free(v);
-        return errf(err, errlen, "%s: no addresses given", what);
+        return dfci_errf(err, errlen, "%s: no addresses given", what);
     }
     o->addresses = v;
     o->processes = n;
@@ -174,7 +163,7 @@ static int set_addresses(dfci_options *o, const char *what, const char *list, ch
 static int read_hostfile(dfci_options *o, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
-    if (!f) return errf(err, errlen, "cannot read DFC_HOSTFILE_PATH '%s': %s", path, strerror(errno));
+    if (!f) return dfci_errf(err, errlen, "cannot read DFC_HOSTFILE_PATH '%s': %s", path, strerror(errno));
     dfc_buf b = {0};
     char tmp[4096];
     size_t k;
@@ -183,7 +172,7 @@ static int read_hostfile(dfci_options *o, const char *path, char *err, size_t er
     fclose(f);
     if (bad) {
         dfc_buf_free(&b);
-        return errf(err, errlen, "cannot read DFC_HOSTFILE_PATH '%s'", path);
+        return dfci_errf(err, errlen, "cannot read DFC_HOSTFILE_PATH '%s'", path);
     }
     dfc_buf_put_u8(&b, 0);
     int rc = set_addresses(o, "DFC_HOSTFILE_PATH", (const char *)b.data, '\n', true, err, errlen);
@@ -209,14 +198,14 @@ static int set_param(const dfc_param_desc *d, void *block, const char *text, cha
     case DFC_T_I64: {
         int64_t v;
         if (!parse_int(text, INT64_MIN, INT64_MAX, &v))
-            return errf(err, errlen, "param '%s' expects an i64, got '%s'", d->name, text);
+            return dfci_errf(err, errlen, "param '%s' expects an i64, got '%s'", d->name, text);
         memcpy(at, &v, sizeof v);
         return 0;
     }
     case DFC_T_F64: {
         double v;
         if (!parse_num(text, &v))
-            return errf(err, errlen, "param '%s' expects an f64, got '%s'", d->name, text);
+            return dfci_errf(err, errlen, "param '%s' expects an f64, got '%s'", d->name, text);
         memcpy(at, &v, sizeof v);
         return 0;
     }
@@ -224,7 +213,7 @@ static int set_param(const dfc_param_desc *d, void *block, const char *text, cha
         bool v;
         if (strcmp(text, "true") == 0) v = true;
         else if (strcmp(text, "false") == 0) v = false;
-        else return errf(err, errlen, "param '%s' expects a bool (true or false), got '%s'", d->name, text);
+        else return dfci_errf(err, errlen, "param '%s' expects a bool (true or false), got '%s'", d->name, text);
         memcpy(at, &v, sizeof v);
         return 0;
     }
@@ -234,19 +223,19 @@ static int set_param(const dfc_param_desc *d, void *block, const char *text, cha
         return 0;
     }
     }
-    return errf(err, errlen, "param '%s' has an unknown type %d", d->name, d->type);
+    return dfci_errf(err, errlen, "param '%s' has an unknown type %d", d->name, d->type);
 }
 
 static int unknown_param(const dfc_flow *f, const char *arg, size_t n, char *err, size_t errlen)
 {
     if (f->nparams == 0)
-        return errf(err, errlen, "unknown param '%.*s'; the flow has no params", (int)n, arg);
+        return dfci_errf(err, errlen, "unknown param '%.*s'; the flow has no params", (int)n, arg);
     char names[512];
     size_t k = 0;
     names[0] = 0;
     for (int i = 0; i < f->nparams && k < sizeof names - 1; i++)
         k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", i ? ", " : "", f->params[i].name);
-    return errf(err, errlen, "unknown param '%.*s'; the flow's params are: %s", (int)n, arg, names);
+    return dfci_errf(err, errlen, "unknown param '%.*s'; the flow's params are: %s", (int)n, arg, names);
 }
 
 /* ------------------------------------------------------------- flags */
@@ -339,7 +328,7 @@ int dfci_cli_parse(const dfc_flow *flow, int argc, char **argv, dfci_options *o,
     given g;
     memset(&g, 0, sizeof g);
     bool *set = calloc((size_t)flow->nparams + 1, sizeof *set);
-    if (!set) return errf(err, errlen, "out of memory");
+    if (!set) return dfci_errf(err, errlen, "out of memory");
     char lb[64];
     int rc = -1;
 
@@ -352,23 +341,23 @@ int dfci_cli_parse(const dfc_flow *flow, int argc, char **argv, dfci_options *o,
             size_t n = eq ? (size_t)(eq - name) : strlen(name);
             fl = find_long(name, n);
             if (!fl) {
-                errf(err, errlen, "unknown option '--%.*s'", (int)n, name);
+                dfci_errf(err, errlen, "unknown option '--%.*s'", (int)n, name);
                 goto out;
             }
             if (eq && !fl->takes_value) {
-                errf(err, errlen, "option '--%s' takes no value", fl->long_name);
+                dfci_errf(err, errlen, "option '--%s' takes no value", fl->long_name);
                 goto out;
             }
             if (eq) val = eq + 1;
         } else if (a[0] == '-' && a[1] && a[1] != '-') {
             fl = find_short(a[1]);
             if (!fl) {
-                errf(err, errlen, "unknown option '-%c'", a[1]);
+                dfci_errf(err, errlen, "unknown option '-%c'", a[1]);
                 goto out;
             }
             if (a[2]) {
                 if (!fl->takes_value) {
-                    errf(err, errlen, "option '-%c' takes no value, got '%s'", a[1], a);
+                    dfci_errf(err, errlen, "option '-%c' takes no value, got '%s'", a[1], a);
                     goto out;
                 }
                 val = a + 2;
@@ -378,7 +367,7 @@ int dfci_cli_parse(const dfc_flow *flow, int argc, char **argv, dfci_options *o,
         } else {
             const char *eq = strchr(a, '=');
             if (!eq || eq == a) {
-                errf(err, errlen, "unexpected argument '%s' (flow params are given as name=value)", a);
+                dfci_errf(err, errlen, "unexpected argument '%s' (flow params are given as name=value)", a);
                 goto out;
             }
             int k = param_index(flow, a, (size_t)(eq - a));
@@ -392,7 +381,7 @@ int dfci_cli_parse(const dfc_flow *flow, int argc, char **argv, dfci_options *o,
         }
         if (fl->takes_value && !val) {
             if (i + 1 >= argc) {
-                errf(err, errlen, "%s needs a value", flag_label(fl, lb, sizeof lb));
+                dfci_errf(err, errlen, "%s needs a value", flag_label(fl, lb, sizeof lb));
                 goto out;
             }
             val = argv[++i];
@@ -435,14 +424,14 @@ int dfci_cli_parse(const dfc_flow *flow, int argc, char **argv, dfci_options *o,
         seconds(label_of(&g, F_STALL_TIMEOUT, lb, sizeof lb), g.v[F_STALL_TIMEOUT], &o->stall_timeout, err, errlen) != 0)
         goto out;
     if (g.v[F_STALL_TIMEOUT] && o->stall_timeout < 2) {
-        errf(err, errlen, "%s must be at least 2 seconds (peers send a heartbeat every second), got '%s'",
+        dfci_errf(err, errlen, "%s must be at least 2 seconds (peers send a heartbeat every second), got '%s'",
              label_of(&g, F_STALL_TIMEOUT, lb, sizeof lb), g.v[F_STALL_TIMEOUT]);
         goto out;
     }
     if (g.v[F_BIND]) {
         const char *b = g.v[F_BIND];
         if (!*b || strchr(b, ';') || strchr(b, ' ')) {
-            errf(err, errlen, "%s must be a host or host:port to listen on (e.g. 0.0.0.0), got '%s'",
+            dfci_errf(err, errlen, "%s must be a host or host:port to listen on (e.g. 0.0.0.0), got '%s'",
                  label_of(&g, F_BIND, lb, sizeof lb), b);
             goto out;
         }
@@ -474,11 +463,11 @@ int dfci_cli_parse(const dfc_flow *flow, int argc, char **argv, dfci_options *o,
             const char *set_name = getenv("DFC_STATEFULSET_NAME");
             size_t n = set_name ? strlen(set_name) : 0;
             if (!set_name || !*set_name) {
-                errf(err, errlen, "DFC_POD_NAME is set but DFC_STATEFULSET_NAME is not");
+                dfci_errf(err, errlen, "DFC_POD_NAME is set but DFC_STATEFULSET_NAME is not");
                 goto out;
             }
             if (strncmp(pod, set_name, n) != 0 || pod[n] != '-') {
-                errf(err, errlen, "DFC_POD_NAME '%s' does not start with '%s-' (DFC_STATEFULSET_NAME)",
+                dfci_errf(err, errlen, "DFC_POD_NAME '%s' does not start with '%s-' (DFC_STATEFULSET_NAME)",
                      pod, set_name);
                 goto out;
             }
@@ -489,34 +478,34 @@ int dfci_cli_parse(const dfc_flow *flow, int argc, char **argv, dfci_options *o,
     if (pid_text) {
         int64_t v;
         if (!parse_int(pid_text, 0, INT_MAX, &v) || pid_text[0] == '+' || pid_text[0] == '-') {
-            errf(err, errlen, "%s must be a process index (0, 1, ...), got '%s'", pid_label, pid_text);
+            dfci_errf(err, errlen, "%s must be a process index (0, 1, ...), got '%s'", pid_label, pid_text);
             goto out;
         }
         o->process_id = (int)v;
     }
     if (pid_text && !o->have_addresses) {
-        errf(err, errlen, "%s needs -a/--addresses (give both or neither)", pid_label);
+        dfci_errf(err, errlen, "%s needs -a/--addresses (give both or neither)", pid_label);
         goto out;
     }
     if (o->have_addresses && !pid_text) {
-        errf(err, errlen, "-a/--addresses needs -i/--process-id (give both or neither)");
+        dfci_errf(err, errlen, "-a/--addresses needs -i/--process-id (give both or neither)");
         goto out;
     }
     if (o->have_addresses && o->process_id >= o->processes) {
-        errf(err, errlen, "%s is %d but -a/--addresses lists %d process%s (ids 0 to %d)", pid_label,
+        dfci_errf(err, errlen, "%s is %d but -a/--addresses lists %d process%s (ids 0 to %d)", pid_label,
              o->process_id, o->processes, o->processes == 1 ? "" : "es", o->processes - 1);
         goto out;
     }
     if (o->spawn_processes && o->have_addresses) {
-        errf(err, errlen, "-p/--processes starts a local cluster and cannot be combined with -a/--addresses");
+        dfci_errf(err, errlen, "-p/--processes starts a local cluster and cannot be combined with -a/--addresses");
         goto out;
     }
     if (o->spawn_processes && o->bind_address) {
-        errf(err, errlen, "-p/--processes starts a local cluster on 127.0.0.1 and cannot be combined with --bind");
+        dfci_errf(err, errlen, "-p/--processes starts a local cluster on 127.0.0.1 and cannot be combined with --bind");
         goto out;
     }
     if ((int64_t)o->workers_per_process * o->processes > 65536) {
-        errf(err, errlen, "too many workers in all: %d processes x %d workers", o->processes,
+        dfci_errf(err, errlen, "too many workers in all: %d processes x %d workers", o->processes,
              o->workers_per_process);
         goto out;
     }
@@ -526,14 +515,14 @@ int dfci_cli_parse(const dfc_flow *flow, int argc, char **argv, dfci_options *o,
         const dfc_param_desc *d = &flow->params[k];
         if (set[k]) continue;
         if (!d->default_text) {
-            errf(err, errlen, "missing required param '%s' (give it as %s=<%s>)", d->name, d->name,
+            dfci_errf(err, errlen, "missing required param '%s' (give it as %s=<%s>)", d->name, d->name,
                  type_name(d->type));
             goto out;
         }
         if (set_param(d, o->params, d->default_text, err, errlen) != 0) {
             char inner[DFCI_ERRLEN];
             snprintf(inner, sizeof inner, "%s", err);
-            errf(err, errlen, "bad default for %s", inner);
+            dfci_errf(err, errlen, "bad default for %s", inner);
             goto out;
         }
     }

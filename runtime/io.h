@@ -20,8 +20,9 @@
 #include "dfc.h"
 
 /* Formats a message into err (errlen bytes, truncated); nothing when err is
- * NULL or errlen 0.  The err/errlen pairs of the functions below. */
-void dfci_errf(char *err, size_t errlen, const char *fmt, ...) DFC_PRINTF(3, 4);
+ * NULL or errlen 0.  The err/errlen pairs of the functions below.  Returns
+ * -1, the failure of the functions that report through it. */
+int dfci_errf(char *err, size_t errlen, const char *fmt, ...) DFC_PRINTF(3, 4);
 
 typedef struct dfci_source dfci_source;
 
