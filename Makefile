@@ -12,7 +12,7 @@ CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Iinclude -Irun
 
 RT_SRCS := $(filter-out runtime/tool_%.c,$(wildcard runtime/*.c))
 RT_OBJS := $(RT_SRCS:runtime/%.c=$(BUILD)/rt/%.o)
-RT_HDRS := include/dfc.h $(wildcard runtime/*.h)
+RT_HDRS := $(wildcard include/*.h) $(wildcard runtime/*.h)
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)

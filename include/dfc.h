@@ -164,28 +164,40 @@ static inline uint64_t dfc_hash_words(uint64_t h, uint64_t last, size_t n)
 {
     return dfc_mum(dfc_mum(h ^ last ^ DFC_HASH_K0, (uint64_t)n ^ DFC_HASH_K1) ^ DFC_HASH_K2, DFC_HASH_K1);
 }
-/* Keys longer than 8 bytes: out of line, so that the short case stays small
- * enough to be inlined into every keyed step. */
+static inline uint64_t dfc_load8(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+/* 9..16 bytes: the first 8 and the last 8 (overlapping); the same value as
+ * dfc_hash_long gives them. */
+static inline uint64_t dfc_hash_two(uint64_t first, uint64_t last, size_t n)
+{
+    return dfc_hash_words(dfc_mum(first ^ DFC_HASH_K2, DFC_HASH_K0), last, n);
+}
+/* Keys longer than 16 bytes: out of line, so that the short cases stay
+ * small enough to be inlined into every keyed step. */
 #if defined(__GNUC__)
 __attribute__((noinline, unused))
 #endif
 static uint64_t dfc_hash_long(const char *p, size_t n)
 {
-    uint64_t h = 0, v;
+    uint64_t h = 0;
     size_t left = n;
     while (left > 8) {
-        memcpy(&v, p, 8);
-        h = dfc_mum(h ^ v ^ DFC_HASH_K2, DFC_HASH_K0);
+        h = dfc_mum(h ^ dfc_load8(p) ^ DFC_HASH_K2, DFC_HASH_K0);
         p += 8;
         left -= 8;
     }
-    memcpy(&v, p + left - 8, 8); /* the last 8 bytes: n > 8, so inside the string */
-    return dfc_hash_words(h, v, n);
+    /* the last 8 bytes: n > 8, so inside the string */
+    return dfc_hash_words(h, dfc_load8(p + left - 8), n);
 }
 /* The hash of p[0..n), given first = dfc_load_upto8(p, n). */
 static DFC_ALWAYS_INLINE uint64_t dfc_hash_first(const char *p, size_t n, uint64_t first)
 {
-    return DFC_LIKELY(n <= 8) ? dfc_hash_words(0, first, n) : dfc_hash_long(p, n);
+    if (DFC_LIKELY(n <= 8)) return dfc_hash_words(0, first, n);
+    return n <= 16 ? dfc_hash_two(first, dfc_load8(p + n - 8), n) : dfc_hash_long(p, n);
 }
 static DFC_ALWAYS_INLINE uint64_t dfc_hash(const void *data, size_t n)
 {
@@ -361,8 +373,8 @@ dfc_table *dfc_table_new(size_t value_size);
 void dfc_table_free(dfc_table *t);
 /* dfc_table_upsert(t, key, hash, &created) -> value slot, and
  * dfc_table_upsert_key(t, key, hash, &created, &stored), which also gives the
- * table's own copy of the key (stable until the key is removed or the table
- * cleared or freed), are inline in dfc_table.h. */
+ * table's own copy of the key (short keys are kept beside their values, so
+ * it moves when they do), are inline in dfc_table.h. */
 #include "dfc_table.h"
 void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash);
 bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash);

@@ -3,26 +3,39 @@
  * that a keyed step finds an existing key without a function call.  Adding a
  * key (and growing), removal, iteration and freeing are in runtime/table.c,
  * whose opening comment describes the design: open addressing with linear
- * probing; an entry is a 24-byte slot (32 bits of the key's hash and its
- * length in one word, its first bytes so that short keys compare without a
- * pointer chase, a pointer to the key's bytes) followed by the key's value:
- * 32 bytes for an 8-byte value, so that a lookup touches one cache line.
+ * probing; an entry is a 24-byte slot (the key's length and 31 bits of its
+ * hash in one word, then the key itself when it has at most 16 bytes, or
+ * its first 8 bytes and a pointer to all of them) followed by the key's
+ * value: 32 bytes for an 8-byte value, so that a lookup touches one cache
+ * line, and a key of up to 16 bytes compares without a pointer chase.
  * Included by dfc.h.
  */
 #ifndef DFC_TABLE_H
 #define DFC_TABLE_H
 
 typedef struct dfc_table_slot {
-    uint64_t tag;    /* the key's length << 32 | the low 32 bits of its hash */
-    uint64_t head;   /* the key's first bytes: see dfc_table_key_head */
-    const char *key; /* NULL: empty slot */
+    uint64_t tag;  /* 0: empty slot; else see dfc_table_tag */
+    uint64_t head; /* the key's first bytes (dfc_table_key_head) */
+    uint64_t rest; /* a key of up to 16 bytes: its bytes 8..15, zero-padded
+                    * (so head and rest hold the whole key, in order); a
+                    * longer key: the address of its bytes (char *) */
 } dfc_table_slot;
 
+/* The key's length << 32 | 1 << 31 | 31 bits of its hash: never 0. */
 static inline uint64_t dfc_table_tag(uint64_t hash, size_t len)
 {
-    return ((uint64_t)len << 32) | (uint32_t)hash;
+    return ((uint64_t)len << 32) | (uint32_t)hash | 0x80000000u;
 }
 static inline size_t dfc_table_slot_len(const dfc_table_slot *s) { return (size_t)(s->tag >> 32); }
+#define DFC_TABLE_INLINE_KEY 16 /* keys up to this long live in the slot */
+/* The table's own copy of a slot's key: in the slot itself, or in the
+ * table's key storage. */
+static inline dfc_str dfc_table_slot_key(const dfc_table_slot *s)
+{
+    size_t len = dfc_table_slot_len(s);
+    const char *p = len <= DFC_TABLE_INLINE_KEY ? (const char *)&s->head : (const char *)(uintptr_t)s->rest;
+    return (dfc_str){p, (int64_t)len};
+}
 
 typedef struct dfc_table_chunk dfc_table_chunk;
 
@@ -85,20 +98,26 @@ static inline void dfc_table_prefetch(const dfc_table *t, uint64_t hash)
     __builtin_prefetch(dfc_table_slot_at(t, dfc_table_home(t, hash)));
 }
 
-/* A key made ready for lookups: its bytes, its tag and its head, computed
- * once with its hash (a keyed step queues keys in this form, so that the
- * lookup does not read the key's first bytes again). */
+/* A key made ready for lookups: its bytes, and its tag, head and rest as a
+ * slot holding it has them (rest is 0 for a key longer than 16 bytes),
+ * computed once with its hash: a keyed step queues keys in this form, so
+ * that the lookup does not read the key's bytes again. */
 typedef struct dfc_key {
     const char *ptr;
-    uint64_t tag, head;
+    uint64_t tag, head, rest;
 } dfc_key;
 
 DFC_NORETURN void dfci_table_key_too_long(size_t len); /* keys are shorter than 4 GiB */
+/* Bytes 8..15 of a key of 9..16 bytes, zero-padded, from its last 8 bytes. */
+static inline uint64_t dfc_table_key_rest(uint64_t last, size_t n) { return last >> (8 * (16 - n)); }
 /* s ready for lookups, given its hash and its first bytes (dfc_table_key_head). */
 static DFC_ALWAYS_INLINE dfc_key dfc_key_from(dfc_str s, uint64_t hash, uint64_t head)
 {
-    if (DFC_UNLIKELY((uint64_t)s.len > UINT32_MAX)) dfci_table_key_too_long((size_t)s.len);
-    return (dfc_key){s.ptr, dfc_table_tag(hash, (size_t)s.len), head};
+    size_t n = (size_t)s.len;
+    if (DFC_UNLIKELY((uint64_t)s.len > UINT32_MAX)) dfci_table_key_too_long(n);
+    uint64_t rest = 0;
+    if (n > 8 && n <= DFC_TABLE_INLINE_KEY) rest = dfc_table_key_rest(dfc_load8(s.ptr + n - 8), n);
+    return (dfc_key){s.ptr, dfc_table_tag(hash, n), head, rest};
 }
 static DFC_ALWAYS_INLINE dfc_key dfc_key_make(dfc_str s, uint64_t hash)
 {
@@ -107,12 +126,22 @@ static DFC_ALWAYS_INLINE dfc_key dfc_key_make(dfc_str s, uint64_t hash)
 static inline size_t dfc_key_len(dfc_key k) { return (size_t)(k.tag >> 32); }
 
 /* The hash of s (dfc_hash) and s made ready for lookups, from one read of
- * its first bytes. */
+ * its bytes: its first 8, and for 9..16 bytes its last 8 as well. */
 static DFC_ALWAYS_INLINE uint64_t dfc_hash_key(dfc_str s, dfc_key *k)
 {
-    uint64_t first = dfc_table_key_head(s.ptr, (size_t)s.len);
-    uint64_t h = dfc_hash_first(s.ptr, (size_t)s.len, first);
-    *k = dfc_key_from(s, h, first);
+    size_t n = (size_t)s.len;
+    uint64_t first = dfc_table_key_head(s.ptr, n), h;
+    if (DFC_LIKELY(n <= 8)) {
+        h = dfc_hash_words(0, first, n);
+        *k = (dfc_key){s.ptr, dfc_table_tag(h, n), first, 0};
+    } else if (n <= DFC_TABLE_INLINE_KEY) {
+        uint64_t last = dfc_load8(s.ptr + n - 8);
+        h = dfc_hash_two(first, last, n);
+        *k = (dfc_key){s.ptr, dfc_table_tag(h, n), first, dfc_table_key_rest(last, n)};
+    } else {
+        h = dfc_hash_long(s.ptr, n);
+        *k = dfc_key_from(s, h, first);
+    }
     return h;
 }
 
@@ -123,12 +152,13 @@ static DFC_ALWAYS_INLINE size_t dfc_table_probe_key(const dfc_table *t, dfc_key 
     size_t i = dfc_table_home(t, k.tag), len = dfc_key_len(k);
     for (;;) {
         const dfc_table_slot *s = dfc_table_slot_at(t, i);
-        if (!s->key) {
+        if (!s->tag) {
             *found = false;
             return i;
         }
         if (s->tag == k.tag && s->head == k.head &&
-            (len <= 8 || dfc_bytes_eq(s->key + 8, k.ptr + 8, len - 8))) {
+            (s->rest == k.rest ||
+             (len > DFC_TABLE_INLINE_KEY && dfc_bytes_eq((const char *)(uintptr_t)s->rest + 8, k.ptr + 8, len - 8)))) {
             *found = true;
             return i;
         }
@@ -153,10 +183,7 @@ static DFC_ALWAYS_INLINE void *dfc_table_upsert_prepared(dfc_table *t, dfc_key k
         return dfci_table_insert(t, key, stored);
     }
     if (created) *created = false;
-    if (stored) {
-        const dfc_table_slot *s = dfc_table_slot_at(t, i);
-        *stored = (dfc_str){s->key, (int64_t)dfc_table_slot_len(s)};
-    }
+    if (stored) *stored = dfc_table_slot_key(dfc_table_slot_at(t, i));
     return dfc_table_value_at(t, i);
 }
 static DFC_ALWAYS_INLINE void *dfc_table_upsert_key(dfc_table *t, dfc_str key, uint64_t hash, bool *created,

@@ -3,20 +3,21 @@
  * fixed-size values.
  *
  * Open addressing with linear probing over a power-of-two array of slots.
- * An entry is a slot — a tag (the key's length and the low 32 bits of its
- * hash, compared before the bytes), its first bytes and a pointer to the
- * key's bytes — followed by the value, value_size rounded up to 8 bytes
- * (values are 8-byte aligned), zeroed when created.  The home slot comes
- * from the high bits of (low 32 hash bits) * 2^64/phi: keyed routing uses
- * the high 32 bits, alike for every key on a worker.  Keys are shorter
- * than 4 GiB (the tag's length field).  The table grows (doubles)
+ * An entry is a slot — a tag (the key's length and 31 bits of its hash,
+ * compared before the bytes; 0 in an empty slot), then the key itself when
+ * it has at most 16 bytes, or its first 8 bytes and a pointer to all of
+ * them — followed by the value, value_size rounded up to 8 bytes (values
+ * are 8-byte aligned), zeroed when created.  The home slot comes from the
+ * high bits of (the tag's low 32 bits) * 2^64/phi: keyed routing uses the
+ * high 32 bits of the hash, alike for every key on a worker.  Keys are
+ * shorter than 4 GiB (the tag's length field).  The table grows (doubles)
  * past 70% load; deletion moves later entries of the probe run back into
  * the hole (backward shift), so there are no tombstones.  Value addresses
  * change when the table grows and when an entry is removed (entries after
  * it may shift back).
  *
- * Keys are copied into chunked storage owned by the table (no malloc per
- * key).  Removed keys leave dead bytes that are reclaimed by compaction
+ * Keys longer than 16 bytes are copied into chunked storage owned by the
+ * table (no malloc per key).  Removed keys leave dead bytes that are reclaimed by compaction
  * (copy live keys into fresh chunks) once they outweigh the live ones.
  *
  * Iteration walks slot indexes, which is also how snapshots will serialize
@@ -86,12 +87,18 @@ static void chunks_free(key_chunk *c)
     }
 }
 
-/* Rewrites every live key into fresh chunks and drops the old ones. */
+/* Does the slot keep its key in chunk storage (slot->rest its address)? */
+static bool stored_apart(const slot *s) { return dfc_table_slot_len(s) > DFC_TABLE_INLINE_KEY; }
+
+/* Rewrites every live key kept apart into fresh chunks and drops the old ones. */
 static void compact_keys(dfc_table *t)
 {
     key_chunk *fresh = NULL;
-    for (size_t i = 0; i < t->cap; i++)
-        if (SLOT(t, i)->key) SLOT(t, i)->key = key_store(&fresh, SLOT(t, i)->key, dfc_table_slot_len(SLOT(t, i)));
+    for (size_t i = 0; i < t->cap; i++) {
+        slot *s = SLOT(t, i);
+        if (s->tag && stored_apart(s))
+            s->rest = (uintptr_t)key_store(&fresh, (const char *)(uintptr_t)s->rest, dfc_table_slot_len(s));
+    }
     chunks_free(t->chunks);
     t->chunks = fresh;
     t->dead_bytes = 0;
@@ -152,9 +159,9 @@ static void grow(dfc_table *t)
     table_alloc(t, oldcap * 2);
     for (size_t i = 0; i < oldcap; i++) {
         const slot *o = (const slot *)(old + i * t->entry_size);
-        if (!o->key) continue;
+        if (!o->tag) continue;
         size_t j = dfc_table_home(t, o->tag);
-        while (SLOT(t, j)->key) j = (j + 1) & t->mask;
+        while (SLOT(t, j)->tag) j = (j + 1) & t->mask;
         memcpy(SLOT(t, j), o, t->entry_size);
     }
     free(old_alloc);
@@ -178,11 +185,14 @@ void *dfci_table_insert(dfc_table *t, dfc_key key, dfc_str *stored)
     slot *s = SLOT(t, i);
     s->tag = key.tag;
     s->head = key.head;
-    s->key = key_store(&t->chunks, key.ptr, len);
+    s->rest = key.rest;
+    if (stored_apart(s)) {
+        s->rest = (uintptr_t)key_store(&t->chunks, key.ptr, len);
+        t->live_bytes += len;
+    }
     t->count++;
-    t->live_bytes += len ? len : 1;
     if (t->stride) memset(dfc_table_value_at(t, i), 0, t->stride);
-    if (stored) *stored = (dfc_str){s->key, (int64_t)len};
+    if (stored) *stored = dfc_table_slot_key(s);
     return dfc_table_value_at(t, i);
 }
 
@@ -199,14 +209,15 @@ bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash)
     bool found;
     size_t i = dfc_table_probe(t, key, hash, &found);
     if (!found) return false;
-    size_t bytes = dfc_table_slot_len(SLOT(t, i)) ? dfc_table_slot_len(SLOT(t, i)) : 1;
-    t->live_bytes -= bytes;
-    t->dead_bytes += bytes;
+    if (stored_apart(SLOT(t, i))) {
+        t->live_bytes -= dfc_table_slot_len(SLOT(t, i));
+        t->dead_bytes += dfc_table_slot_len(SLOT(t, i));
+    }
     t->count--;
     /* Backward shift: walk the rest of the probe run; an entry whose home
      * is not cyclically in (hole, j] moves into the hole, and its old slot
      * becomes the hole. */
-    for (size_t j = (i + 1) & t->mask; SLOT(t, j)->key; j = (j + 1) & t->mask) {
+    for (size_t j = (i + 1) & t->mask; SLOT(t, j)->tag; j = (j + 1) & t->mask) {
         size_t h = dfc_table_home(t, SLOT(t, j)->tag);
         if (((j - h) & t->mask) < ((j - i) & t->mask)) continue; /* stays */
         memcpy(SLOT(t, i), SLOT(t, j), t->entry_size);
@@ -226,8 +237,8 @@ bool dfc_table_next(const dfc_table *t, size_t *iter, dfc_str *key, void **value
 {
     for (size_t i = *iter; i < t->cap; i++) {
         const slot *s = SLOT(t, i);
-        if (!s->key) continue;
-        if (key) *key = (dfc_str){s->key, (int64_t)dfc_table_slot_len(s)};
+        if (!s->tag) continue;
+        if (key) *key = dfc_table_slot_key(s);
         if (value) *value = dfc_table_value_at(t, i);
         *iter = i + 1;
         return true;

@@ -178,12 +178,18 @@ int main(void)
     dfc_table_free(t);
 
     /* Keys whose first bytes agree: zero bytes at the end ("a", "a\0"),
-     * and keys longer than 8 bytes that differ only past the 8th, each with
-     * its own value, even when all hashes collide. */
+     * keys longer than 8 bytes that differ only past the 8th, keys of up
+     * to 16 bytes (kept in the slot) that differ in one byte or in a
+     * trailing zero, and longer ones (kept apart) beside them: each with its
+     * own value, even when all hashes collide, and iteration gives each one
+     * its own bytes back. */
     for (int collide = 0; collide < 2; collide++) {
         static const char *const keys[] = {"a", "a\0", "a\0\0", "", "\0", "abcdefgh", "abcdefghi",
-                                           "abcdefghj", "abcdefghij", "abcdefghijklmnopq"};
-        static const int64_t lens[] = {1, 2, 3, 0, 1, 8, 9, 9, 10, 17};
+                                           "abcdefghj", "abcdefghij", "abcdefghijklmnopq",
+                                           "abcdefghijklmno", "abcdefghijklmno\0", "abcdefghijklmnop",
+                                           "abcdefghijklmnoq", "abcdefgXijklmnop", "abcdefghijklmnopr",
+                                           "abcdefghijklmnop\0"};
+        static const int64_t lens[] = {1, 2, 3, 0, 1, 8, 9, 9, 10, 17, 15, 16, 16, 16, 16, 17, 17};
         size_t nk = sizeof lens / sizeof lens[0];
         t = dfc_table_new(8);
         for (size_t i = 0; i < nk; i++) {
@@ -196,6 +202,15 @@ int main(void)
             int64_t *got = dfc_table_find(t, k, collide ? 42 : dfc_hash_str(k));
             all = all && got && *got == (int64_t)i;
         }
+        size_t it = 0, visits = 0;
+        dfc_str k;
+        void *vp;
+        while (dfc_table_next(t, &it, &k, &vp)) {
+            int64_t i = *(int64_t *)vp;
+            visits++;
+            all = all && i >= 0 && (size_t)i < nk && dfc_str_eq(k, (dfc_str){keys[i], lens[i]});
+        }
+        all = all && visits == nk;
         t_ok(all, "keys alike in their first bytes or their length stay apart%s", collide ? " (one hash)" : "");
         dfc_table_free(t);
     }
@@ -214,6 +229,23 @@ int main(void)
                dfc_table_key_head(edge, (size_t)n) == dfc_table_key_head(elsewhere, (size_t)n);
     }
     t_ok(same, "a key at the end of a page hashes as the same bytes elsewhere");
+    /* A key made ready for lookups (dfc_hash_key: 0..8, 9..16 and longer
+     * keys each have their own path) carries the key's own hash, and
+     * finds what an upsert by that hash stored. */
+    bool ready = true;
+    t = dfc_table_new(8);
+    for (int n = 0; n <= 40; n++) {
+        char b[64];
+        for (int i = 0; i < n; i++) b[i] = (char)('A' + (i * 5 + n) % 26);
+        dfc_str k = {b, n};
+        dfc_key kk;
+        ready = ready && dfc_hash_key(k, &kk) == dfc_hash_str(k) && dfc_key_len(kk) == (size_t)n;
+        *(int64_t *)dfc_table_upsert(t, k, dfc_hash_str(k), &created) = n;
+        int64_t *got = dfc_table_upsert_prepared(t, kk, &created, NULL);
+        ready = ready && !created && *got == n;
+    }
+    t_ok(ready && dfc_table_count(t) == 41, "a key made ready for lookups hashes and finds as the key itself");
+    dfc_table_free(t);
     /* The same for finding a separator: every split of a string that ends
      * a page (lengths 0 to 20, a space every third byte). */
     bool parts_ok = pg != MAP_FAILED;
