@@ -38,6 +38,12 @@ static inline dfc_str dfc_table_slot_key(const dfc_table_slot *s)
 }
 
 typedef struct dfc_table_chunk dfc_table_chunk;
+/* Memory from dfci_pages_alloc (runtime/memory.c): where it starts, and how
+ * much was mapped (0: from calloc). */
+typedef struct dfci_pages {
+    void *base;
+    size_t mapped;
+} dfci_pages;
 
 /* The fields a lookup reads are of types that a store to an i64 value
  * cannot alias (pointers, 32-bit integers), so the C compiler keeps them in
@@ -49,7 +55,7 @@ struct dfc_table {
     unsigned shift;      /* 64 - log2(cap) */
     size_t value_size, stride; /* stride: value_size rounded up to 8 */
     size_t cap, count;
-    void *entries_alloc; /* what was allocated for them */
+    dfci_pages entries_mem; /* what was allocated for them */
     dfc_table_chunk *chunks;
     size_t live_bytes, dead_bytes;
 };

@@ -93,6 +93,10 @@ typedef struct dfci_inbox {
 void *dfci_calloc_aligned(size_t n, size_t size); /* memory.c */
 /* calloc that aborts on running out of memory, as dfc_heap_alloc does */
 void *dfci_heap_calloc(size_t n, size_t size); /* memory.c */
+/* A zeroed array of `bytes` on a 64-byte boundary (on huge pages when it is
+ * big); aborts on running out of memory.  pg says what to free. */
+void *dfci_pages_alloc(size_t bytes, dfci_pages *pg); /* memory.c */
+void dfci_pages_free(dfci_pages *pg);
 int dfci_inbox_init(dfci_inbox *ib);
 void dfci_inbox_destroy(dfci_inbox *ib); /* frees messages still queued */
 void dfci_inbox_push(dfci_inbox *ib, dfci_msg *m);

@@ -1,11 +1,14 @@
 /*
  * memory.c — the runtime's allocators: growable byte buffers (dfc_buf), the
  * per-worker arena that holds values made while a batch is processed, and
- * heap copies for values kept in keyed state.  Running out of memory is not
- * recoverable here: it aborts with a fixed "dfc: out of memory" message.
+ * heap copies for values kept in keyed state, and the big zeroed arrays of
+ * keyed tables (on huge pages where the kernel gives them).  Running out of
+ * memory is not recoverable here: it aborts with a fixed "dfc: out of
+ * memory" message.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -117,4 +120,42 @@ void *dfci_calloc_aligned(size_t n, size_t size)
     void *p = aligned_alloc(64, bytes ? bytes : 64);
     if (p) memset(p, 0, bytes ? bytes : 64);
     return p;
+}
+
+/* Arrays this big come from mmap on 2 MiB boundaries, asking for huge
+ * pages: a table read at random then needs a TLB entry per 2 MiB, not per
+ * 4 KiB (wordcount: -20% time at 8 MiB of entries).  Smaller ones come from
+ * calloc. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *dfci_pages_alloc(size_t bytes, dfci_pages *pg)
+{
+    pg->mapped = 0;
+    if (bytes < HUGE_PAGE) {
+        pg->base = dfci_heap_calloc(bytes + 64, 1);
+        return (void *)(((uintptr_t)pg->base + 63) & ~(uintptr_t)63);
+    }
+    size_t len = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    if (len < bytes || len + HUGE_PAGE < len) out_of_memory(bytes);
+    char *m = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) out_of_memory(bytes);
+    /* Keep the aligned part only. */
+    char *start = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    size_t lead = (size_t)(start - m); /* < HUGE_PAGE */
+    if (lead) munmap(m, lead);
+    munmap(start + len, HUGE_PAGE - lead);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(start, len, MADV_HUGEPAGE); /* a hint: without it, plain pages */
+#endif
+    pg->base = start;
+    pg->mapped = len;
+    return start;
+}
+
+void dfci_pages_free(dfci_pages *pg)
+{
+    if (pg->mapped) munmap(pg->base, pg->mapped);
+    else free(pg->base);
+    pg->base = NULL;
+    pg->mapped = 0;
 }

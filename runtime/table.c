@@ -114,9 +114,8 @@ static void table_alloc(dfc_table *t, size_t cap)
     t->mask = (uint32_t)(cap - 1);
     t->shift = 64 - log2_size(cap);
     /* On cache-line boundaries, so that a 32-byte entry never spans two;
-     * calloc, so that a big array's pages are only touched when used. */
-    t->entries_alloc = dfci_heap_calloc(cap * t->entry_size + 64, 1);
-    t->entries = (char *)(((uintptr_t)t->entries_alloc + 63) & ~(uintptr_t)63);
+     * zeroed pages, touched only when used; huge pages for a big array. */
+    t->entries = dfci_pages_alloc(cap * t->entry_size, &t->entries_mem);
 }
 
 dfc_table *dfc_table_new(size_t value_size)
@@ -147,14 +146,14 @@ void dfc_table_free(dfc_table *t)
 {
     if (!t) return;
     chunks_free(t->chunks);
-    free(t->entries_alloc);
+    dfci_pages_free(&t->entries_mem);
     free(t);
 }
 
 static void grow(dfc_table *t)
 {
     char *old = t->entries;
-    void *old_alloc = t->entries_alloc;
+    dfci_pages old_mem = t->entries_mem;
     size_t oldcap = t->cap;
     table_alloc(t, oldcap * 2);
     for (size_t i = 0; i < oldcap; i++) {
@@ -164,7 +163,7 @@ static void grow(dfc_table *t)
         while (SLOT(t, j)->tag) j = (j + 1) & t->mask;
         memcpy(SLOT(t, j), o, t->entry_size);
     }
-    free(old_alloc);
+    dfci_pages_free(&old_mem);
     if (t->dead_bytes > t->live_bytes) compact_keys(t);
 }
 

@@ -149,6 +149,8 @@ static void run(int mode, int n, const char *label)
 int main(void)
 {
     run(0, 20000, "real hash");
+    /* 80000 keys: 2^17 slots, 4 MiB of entries, on huge pages (memory.c) */
+    run(0, 80000, "real hash, entries past 2 MiB");
     run(2, 3000, "256 distinct hashes");
     run(3, 3000, "the high 32 hash bits alike");
     run(1, 500, "all keys collide");
