@@ -500,7 +500,7 @@ function CG:keyed_step(n, lam, add, in_t)
     p("}")
   end
   if unified then
-    p(string.format("if (DFC_UNLIKELY(created) && t == STATE->%s && dfc_table_count(t) >= DFC_COMBINE_KEYS) combine_%d(w);", comb, c))
+    p(string.format("if (DFC_UNLIKELY(created) && t == STATE->%s && dfc_combine_full(t, STATE->%s)) combine_%d(w);", comb, tab, c))
   end
   self.steps[#self.steps + 1] = lines({
     unified and string.format("/* %s: fold one value into its key's state (table %s), or into its partial value for the worker that owns it (table %s) */", n.id, tab, comb)
@@ -547,7 +547,7 @@ function CG:keyed_step(n, lam, add, in_t)
       "{", "    bool created;",
       string.format("    %s *part = dfc_table_upsert_prepared(t, k, &created, NULL);", at),
       "    " .. combine_update("*part"),
-      string.format("    if (DFC_UNLIKELY(created) && dfc_table_count(t) >= DFC_COMBINE_KEYS) combine_%d(w);", c),
+      string.format("    if (DFC_UNLIKELY(created) && dfc_combine_full(t, STATE->%s)) combine_%d(w);", tab, c),
       "}",
     })
     self:ring("c" .. n.index, n.id .. ": an item of a key another worker owns", "combine_one_" .. n.index, vct)
