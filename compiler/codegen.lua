@@ -717,7 +717,7 @@ function M.generate(plan, opts)
   local state_fields, state_new, state_free = {}, {}, {}
   local hot_fields = {"    bool solo; /* one worker in all: every key is this worker's */"}
   local hot_load, hot_store, hot_drain = {"    h->solo = w->total_workers == 1;"}, {}, {}
-  for _, t in ipairs(cg.tables) do
+  for ti, t in ipairs(cg.tables) do
     state_fields[#state_fields + 1] = string.format("    dfc_table *%s; /* %s: %s per key */", t.name, t.id, t.value)
     if t.const_key then
       state_fields[#state_fields + 1] = string.format("    %s *last_%s; int dest_%s; bool seen_%s; /* its one key's slot and owner */",
@@ -728,7 +728,9 @@ function M.generate(plan, opts)
         t.hot, t.name, t.hot, t.name, t.hot, t.name)
       hot_store[#hot_store + 1] = string.format("    *s->last_%s = h->acc_%d; s->seen_%s = h->seen_%d;", t.name, t.hot, t.name, t.hot)
     end
-    state_new[#state_new + 1] = string.format("    s->%s = dfc_table_new(sizeof(%s));", t.name, t.value)
+    -- Each table of each worker, in each run, orders its slots its own way
+    -- (the seed): keys iterated out of one table are added to others.
+    state_new[#state_new + 1] = string.format("    s->%s = dfc_table_new(sizeof(%s), dfc_table_seed(w, %d));", t.name, t.value, ti)
     if t.const_key then
       state_new[#state_new + 1] = string.format("    { dfc_str k = %s; s->last_%s = dfc_table_upsert(s->%s, k, dfc_hash_str(k), NULL); s->dest_%s = dfc_route_key(w, k); }",
         CE.str_lit(t.const_key), t.name, t.name, t.name)

@@ -369,7 +369,13 @@ void dfc_inspect_write(dfc_worker *w, const char *p, size_t n);
  * removal may move them (do not keep pointers across those). */
 typedef struct dfc_table dfc_table;
 
-dfc_table *dfc_table_new(size_t value_size);
+/* seed: tables that feed each other's keys (one step's output into another
+ * step's table, a combining table into its owner's, this run's output into
+ * the next run) get different seeds, so that they order their slots
+ * differently (see dfc_table_home).  dfc_table_seed gives each table of
+ * each worker its own, random for every run. */
+dfc_table *dfc_table_new(size_t value_size, uint64_t seed);
+uint64_t dfc_table_seed(const dfc_worker *w, int table);
 void dfc_table_free(dfc_table *t);
 /* dfc_table_upsert(t, key, hash, &created) -> value slot, and
  * dfc_table_upsert_key(t, key, hash, &created, &stored), which also gives the

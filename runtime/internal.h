@@ -149,6 +149,7 @@ struct dfci_proc {
     void *remote_ctx;
     dfci_epoch_hook epoch_hook; /* NULL: nothing to do */
     void *epoch_ctx;
+    uint64_t table_seed; /* random per run: dfc_table_seed */
 };
 
 /* Queues m for its destination: a local inbox or proc->remote.  0 or -1. */

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "internal.h"
 
 static int proc_init(dfci_proc *p, const dfc_flow *flow, const char *prog, const dfci_options *o)
@@ -42,6 +44,9 @@ static int proc_init(dfci_proc *p, const dfc_flow *flow, const char *prog, const
     p->inbox_limit = o->inbox_limit ? o->inbox_limit : DFCI_INBOX_LIMIT;
     p->params = o->params;
     atomic_init(&p->aborted, 0);
+    /* Every run orders table slots its own way (see dfc_table_seed). */
+    if (sodium_init() < 0) return -1;
+    randombytes_buf(&p->table_seed, sizeof p->table_seed);
     if (pthread_mutex_init(&p->mu, NULL) != 0) return -1;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

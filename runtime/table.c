@@ -8,8 +8,9 @@
  * it has at most 16 bytes, or its first 8 bytes and a pointer to all of
  * them — followed by the value, value_size rounded up to 8 bytes (values
  * are 8-byte aligned), zeroed when created.  The home slot comes from the
- * high bits of (the tag's low 32 bits) * 2^64/phi: keyed routing uses the
- * high 32 bits of the hash, alike for every key on a worker.  Keys are
+ * high bits of (the tag's low 32 bits) * an odd multiplier made from the
+ * table's seed: keyed routing uses the high 32 bits of the hash, alike for
+ * every key on a worker; tables of different seeds order keys differently.  Keys are
  * shorter than 4 GiB (the tag's length field).  The table grows (doubles)
  * past 70% load; deletion moves later entries of the probe run back into
  * the hole (backward shift), so there are no tombstones.  Value addresses
@@ -118,9 +119,19 @@ static void table_alloc(dfc_table *t, size_t cap)
     t->entries = dfci_pages_alloc(cap * t->entry_size, &t->entries_mem);
 }
 
-dfc_table *dfc_table_new(size_t value_size)
+/* splitmix64's finalizer: a seed's bits spread over the multiplier */
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+dfc_table *dfc_table_new(size_t value_size, uint64_t seed)
 {
     dfc_table *t = dfci_heap_calloc(1, sizeof *t);
+    t->mult = mix64(seed) | 1;
     t->value_size = value_size;
     t->stride = (value_size + 7) & ~(size_t)7;
     if (t->stride > UINT32_MAX - sizeof(slot)) {

@@ -83,6 +83,11 @@ void dfci_worker_destroy(dfc_worker *w)
     memset(w, 0, sizeof *w);
 }
 
+uint64_t dfc_table_seed(const dfc_worker *w, int table)
+{
+    return w->rt->proc->table_seed ^ ((uint64_t)(uint32_t)w->index << 32) ^ (uint32_t)table;
+}
+
 void dfci_set_epoch(dfc_worker *w, int64_t epoch)
 {
     if (w->epoch == epoch) return;

@@ -74,7 +74,7 @@ static void run(int mode, int n, const char *label)
     char name[128], buf[64];
     int64_t *ref = calloc((size_t)n, sizeof *ref);
     for (int i = 0; i < n; i++) ref[i] = -1;
-    dfc_table *t = dfc_table_new(sizeof(val));
+    dfc_table *t = dfc_table_new(sizeof(val), (uint64_t)mode);
     srand(1234 + mode);
 
     /* Insert everything; every new slot must be zeroed. */
@@ -156,7 +156,7 @@ int main(void)
     run(1, 500, "all keys collide");
 
     /* Zero-size values: a set. */
-    dfc_table *t = dfc_table_new(0);
+    dfc_table *t = dfc_table_new(0, 1);
     bool created;
     dfc_str a = DFC_STR_LIT("a");
     void *p = dfc_table_upsert(t, a, dfc_hash_str(a), &created);
@@ -165,7 +165,7 @@ int main(void)
     dfc_table_free(t);
 
     /* Long keys (longer than a key chunk) are copied whole. */
-    t = dfc_table_new(8);
+    t = dfc_table_new(8, 2);
     size_t big = 200000;
     char *kb = malloc(big);
     for (size_t i = 0; i < big; i++) kb[i] = (char)('a' + i % 26);
@@ -193,7 +193,7 @@ int main(void)
                                            "abcdefghijklmnop\0"};
         static const int64_t lens[] = {1, 2, 3, 0, 1, 8, 9, 9, 10, 17, 15, 16, 16, 16, 16, 17, 17};
         size_t nk = sizeof lens / sizeof lens[0];
-        t = dfc_table_new(8);
+        t = dfc_table_new(8, 2);
         for (size_t i = 0; i < nk; i++) {
             dfc_str k = {keys[i], lens[i]};
             *(int64_t *)dfc_table_upsert(t, k, collide ? 42 : dfc_hash_str(k), &created) = (int64_t)i;
@@ -235,7 +235,7 @@ int main(void)
      * keys each have their own path) carries the key's own hash, and
      * finds what an upsert by that hash stored. */
     bool ready = true;
-    t = dfc_table_new(8);
+    t = dfc_table_new(8, 2);
     for (int n = 0; n <= 40; n++) {
         char b[64];
         for (int i = 0; i < n; i++) b[i] = (char)('A' + (i * 5 + n) % 26);

@@ -149,8 +149,8 @@ static void *state_new(dfc_worker *w)
 {
     wstate *s = dfc_heap_alloc(sizeof *s);
     memset(s, 0, sizeof *s);
-    s->counts = dfc_table_new(sizeof(int64_t));
-    s->totals = dfc_table_new(sizeof(int64_t));
+    s->counts = dfc_table_new(sizeof(int64_t), 1);
+    s->totals = dfc_table_new(sizeof(int64_t), 2);
     return s;
 }
 
