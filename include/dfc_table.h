@@ -144,7 +144,9 @@ static DFC_ALWAYS_INLINE dfc_key dfc_key_make(dfc_str s, uint64_t hash)
 static inline size_t dfc_key_len(dfc_key k) { return (size_t)(k.tag >> 32); }
 
 /* The hash of s (dfc_hash) and s made ready for lookups, from one read of
- * its bytes: its first 8, and for 9..16 bytes its last 8 as well. */
+ * its bytes: its first 8, and for 9..16 bytes its last 8 as well.  (Written
+ * out: dfc_hash_first then dfc_key_from read the last 8 twice, +4%
+ * instructions on wordcount.) */
 static DFC_ALWAYS_INLINE uint64_t dfc_hash_key(dfc_str s, dfc_key *k)
 {
     size_t n = (size_t)s.len;
