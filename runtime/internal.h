@@ -31,7 +31,7 @@
 /* ------------------------------------------------------------ tunables */
 
 #define DFCI_EPOCH_INTERVAL_MS 10000       /* default source epoch length */
-#define DFCI_INBOX_LIMIT (64u << 20)        /* queued bytes that hold back source reads */
+#define DFCI_INBOX_LIMIT (4u << 20)         /* queued bytes that hold back source reads */
 #define DFCI_IDLE_WAIT_MS 20                /* idle wait on the inbox */
 #define DFCI_BACKPRESSURE_WAIT_MS 1         /* wait while a destination is full */
 #define DFCI_ABORT_GRACE_MS 2000            /* how long to wait for workers after a failure */
