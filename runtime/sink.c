@@ -14,11 +14,15 @@
  * Write errors (ENOSPC, EPIPE, ...) are returned, and dfc_sink_write turns
  * them into a failed step.
  *
- * In a cluster every process writes to the same standard output.  When it
- * is a pipe or socket (not a file, whose shared offset keeps writes whole),
- * a write of more than PIPE_BUF bytes may interleave with another process's
- * write, cutting lines in two; so there, when processes > 1, a
- * buffer goes out in writes of at most PIPE_BUF bytes that end at line ends.
+ * In a cluster every process may write to the same standard output (-p N:
+ * the children inherit it).  When it is a pipe or socket (not a file, whose
+ * shared offset keeps writes whole), a write of more than PIPE_BUF bytes
+ * may interleave with another process's write, cutting lines in two; so
+ * there, when processes > 1, a buffer's writes are made under a POSIX
+ * record lock on standard output (fcntl F_SETLKW: owned per process, so
+ * processes sharing the pipe take turns, and freed if one dies).  Where
+ * such locks are refused, the buffer goes out in writes of at most
+ * PIPE_BUF bytes that end at line ends (whole, unless a line is longer).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +51,7 @@ struct dfci_sinks {
     const dfc_flow *flow;
     int process_id, workers_per_process;
     pthread_mutex_t stdout_lock;
-    bool stdout_atomic; /* write stdout in whole-line pieces of <= PIPE_BUF */
+    bool stdout_shared; /* a pipe or socket other processes of the run may share */
     int nsinks;
     sink *v;
 };
@@ -161,16 +165,35 @@ static size_t write_lines_atomic(int fd, const uint8_t *p, size_t n, int *errnum
     return done;
 }
 
-/* Writes a buffer of whole lines under lock (may be NULL).  What was
- * written is dropped from the buffer; on error the rest stays. */
-static int flush_buf_mode(dfc_buf *b, int fd, pthread_mutex_t *lock, bool atomic_lines,
+/* Takes (F_WRLCK) or drops (F_UNLCK) the record lock on all of fd that
+ * processes sharing it take turns with; 0, or -1 if fd cannot be locked. */
+static int process_lock(int fd, short type)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET; /* l_start 0, l_len 0: the whole file */
+    int rc;
+    while ((rc = fcntl(fd, type == F_UNLCK ? F_SETLK : F_SETLKW, &fl)) != 0 && errno == EINTR) {}
+    return rc;
+}
+
+/* Writes a buffer of whole lines under lock (may be NULL), and with
+ * shared_pipe under the record lock of fd (see the top of the file).  What
+ * was written is dropped from the buffer; on error the rest stays. */
+static int flush_buf_mode(dfc_buf *b, int fd, pthread_mutex_t *lock, bool shared_pipe,
                           const char *what, char *err, size_t errlen)
 {
     if (b->len == 0) return 0;
     int e;
+    size_t done;
     if (lock) pthread_mutex_lock(lock);
-    size_t done = atomic_lines ? write_lines_atomic(fd, b->data, b->len, &e)
-                               : write_all(fd, b->data, b->len, &e);
+    if (shared_pipe && process_lock(fd, F_WRLCK) == 0) {
+        done = write_all(fd, b->data, b->len, &e);
+        process_lock(fd, F_UNLCK);
+    } else {
+        done = shared_pipe ? write_lines_atomic(fd, b->data, b->len, &e) : write_all(fd, b->data, b->len, &e);
+    }
     if (lock) pthread_mutex_unlock(lock);
     if (done < b->len) memmove(b->data, b->data + done, b->len - done);
     b->len -= done;
@@ -189,7 +212,7 @@ static int flush_buf(dfc_buf *b, int fd, pthread_mutex_t *lock, const char *what
 
 static int flush_stdout(dfci_sinks *s, dfc_buf *b, char *err, size_t errlen)
 {
-    return flush_buf_mode(b, STDOUT_FILENO, &s->stdout_lock, s->stdout_atomic, "standard output",
+    return flush_buf_mode(b, STDOUT_FILENO, &s->stdout_lock, s->stdout_shared, "standard output",
                           err, errlen);
 }
 
@@ -204,7 +227,7 @@ dfci_sinks *dfci_sinks_open(const dfc_flow *flow, const dfc_str *paths, int proc
     s->nsinks = flow->nsinks;
     pthread_mutex_init(&s->stdout_lock, NULL);
     struct stat st;
-    s->stdout_atomic = processes > 1 && fstat(STDOUT_FILENO, &st) == 0 &&
+    s->stdout_shared = processes > 1 && fstat(STDOUT_FILENO, &st) == 0 &&
                        (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     s->v = dfc_heap_alloc(sizeof *s->v * (size_t)(s->nsinks ? s->nsinks : 1));
     for (int k = 0; k < s->nsinks; k++) {

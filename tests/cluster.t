@@ -107,6 +107,18 @@ is "$(cat "$T"/wc0.out "$T"/wc1.out "$T"/wc2.out | sort)" "$want_wc" "-i/-a 3x2 
 got=$(DFC_FRAME_LIMIT=100 run_as wordcount "-p 2 -w 2" input="$T/text")
 is "$got" "$want_wc" "wordcount 2x2 with 100-byte frames (messages in parts) = 1x1"
 
+# Items of 0.9 to 17 MiB at the default frame sizes: a frame packs messages
+# up to 1 MiB, a bigger message goes in a frame of its own, and one over
+# 16 MiB in parts.
+flow relay_lines <<'END' || exit 1
+param f: str = ""
+input file(f) | redistribute | output stdout
+END
+for kib in 900 1536 3072 17408 1; do head -c $((kib * 768)) /dev/urandom | base64 -w0; echo; done >"$T/biglines"
+seq 2000 >>"$T/biglines"
+got=$(run_as relay_lines "-p 2" f="$T/biglines" | md5sum)
+is "$got" "$(sort "$T/biglines" | md5sum)" "items of 0.9-17 MiB across 2 processes arrive whole"
+
 # The environment instead of flags: DFC_ADDRESSES/DFC_PROCESS_ID/DFC_SECRET_FILE
 # and DFC_BIND_ADDRESS on one side, DFC_HOSTFILE_PATH and a StatefulSet pod name
 # on the other.
