@@ -6,9 +6,10 @@
  *
  * Sending.  Workers never touch a socket: remote_send appends the message
  * to the queue of its destination process and returns.  One sender thread
- * per peer process takes the whole queue at once and packs it into as few
- * frames as it can (a frame is at most DFCI_NET_MAX_MESSAGE bytes), so a
- * run of small PROGRESS messages costs one seal and one send().  Order per
+ * per peer process takes the whole queue at once and packs it into frames
+ * of up to DFCI_FRAME_BATCH bytes (a single message of up to
+ * DFCI_NET_MAX_MESSAGE goes as one frame of its own), so a run of small
+ * PROGRESS messages costs one seal and one send().  Order per
  * (producer, consumer) holds because each peer has one FIFO and one thread.
  * A message too big for one frame (one huge item) is cut into parts that
  * the receiver glues back together; nothing is ever rejected for its size.
@@ -53,6 +54,11 @@ enum { ST_RUNNING, ST_CLOSING, ST_STOPPED };
 #define PAYLOAD_PART 'P'
 #define PAYLOAD_LAST 'L'
 #define THROTTLE_WAIT_NS 1000000L /* receiver: wait this long for an inbox to drain */
+/* Frames of about 1 MiB: sealed and opened while they are still in L2, and
+ * the receiver starts on one while the next is on its way.  bench exchange
+ * (-p 2, 5M 100-byte items), 8 alternating runs of each, median wall:
+ * 512 KiB 0.58 s, 1 MiB 0.515 s, 2 MiB 0.535 s, 16 MiB 0.56 s. */
+#define DFCI_FRAME_BATCH ((size_t)1 << 20)
 
 typedef struct cl_peer {
     struct dfci_cluster *c;
@@ -74,7 +80,8 @@ struct dfci_cluster {
     dfci_net *net;
     int nprocs, me;
     char **addresses; /* [nprocs], for messages */
-    size_t frame_max; /* payload bytes per net message */
+    size_t frame_max;   /* payload bytes per net message */
+    size_t frame_batch; /* messages are packed into a frame up to this many */
     atomic_int state;
     cl_peer *peers;
 };
@@ -144,7 +151,7 @@ static void *sender_main(void *arg)
         bool ok = true;
         for (dfci_msg *m = list; m && ok; m = m->next) {
             size_t sz = wire_size(m);
-            if (frame.len > 0 && frame.len + sz > c->frame_max) {
+            if (frame.len > 0 && frame.len + sz > c->frame_batch) {
                 ok = send_payload(c, pe->id, frame.data, frame.len) == 0;
                 atomic_fetch_sub(&pe->queued, batched);
                 batched = 0;
@@ -374,6 +381,7 @@ int dfci_cluster_start(dfci_cluster **out, dfci_proc *p, const dfci_options *o, 
     c->me = o->process_id;
     c->addresses = o->addresses;
     c->frame_max = frame_limit();
+    c->frame_batch = c->frame_max < DFCI_FRAME_BATCH ? c->frame_max : DFCI_FRAME_BATCH;
     atomic_init(&c->state, ST_RUNNING);
     for (int i = 0; i < c->nprocs; i++) {
         cl_peer *pe = &c->peers[i];
