@@ -666,6 +666,21 @@ function M.generate(plan, opts)
     cblocks[#cblocks + 1] = b.code
     cblocks[#cblocks + 1] = "#line RESTORE"
   end
+  -- A prototype for every extern, after the blocks (so a static definition
+  -- there stays static) and pointing at its declaration: a definition of
+  -- another type is reported at the extern, and a missing one fails at
+  -- link time, where dfc.lua names the extern.
+  local externs = {}
+  for _, ext in pairs(plan.externs) do externs[#externs + 1] = ext end
+  table.sort(externs, function(a, b) return a.pos < b.pos end)
+  for _, ext in ipairs(externs) do
+    local args = {}
+    for i, t in ipairs(ext.params) do args[i] = (cg:ctype(t)) end
+    cblocks[#cblocks + 1] = cg:line_directive(ext.pos)
+    cblocks[#cblocks + 1] = string.format("%s %s(%s);", (cg:ctype(ext.ret)), ext.name,
+      #args > 0 and table.concat(args, ", ") or "void")
+    cblocks[#cblocks + 1] = "#line RESTORE"
+  end
 
   local pfields, pdescs = {}, {}
   local ptype = {bool = "DFC_T_BOOL", i64 = "DFC_T_I64", f64 = "DFC_T_F64", str = "DFC_T_STR"}

@@ -80,7 +80,7 @@ local function main(args)
 
   local driver = require "driver"
   local c_file = emit_c or (os.tmpname() .. ".c")
-  local c, d = driver.run(source, {file = file, c_file = c_file, stop = check_only and "plan" or nil})
+  local c, d, plan = driver.run(source, {file = file, c_file = c_file, stop = check_only and "plan" or nil})
   if not c then
     io.stderr:write(d:render())
     os.exit(1)
@@ -92,6 +92,20 @@ local function main(args)
     local ok, out = cc.build(home, c_file, output)
     if not emit_c then os.remove(c_file) end
     if not ok then
+      -- An extern that no c { } block (nor the C library) defines: the
+      -- linker says so; say it at the extern.
+      local missing = {}
+      for name, ext in pairs(plan.externs) do
+        if out:find("undefined reference to `" .. name .. "'", 1, true) then missing[#missing + 1] = ext end
+      end
+      table.sort(missing, function(a, b) return a.pos < b.pos end)
+      for _, ext in ipairs(missing) do
+        d:error(ext.pos, "extern '%s' has no definition; define it in a c { } block, or name a C library function", ext.name)
+      end
+      if #missing > 0 then
+        io.stderr:write(d:render())
+        os.exit(1)
+      end
       -- Errors inside c { } blocks point into the .flow through #line;
       -- anything else is a dfc bug, never the user's.
       if out:find(file, 1, true) then

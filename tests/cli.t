@@ -73,4 +73,31 @@ out=$("$DFC" "$T/cblock.flow" -o "$T/cblock" 2>&1); rc=$?
 is "$rc" "1" "a C error inside a c { } block exits 1"
 like "$out" "cblock.flow:2:[0-9]+: error: expected" "the C error points into the .flow file"
 like "$out" "the C code in .*cblock.flow does not compile" "dfc names the flow whose C does not compile"
+# An extern that nothing defines is reported at the extern (not as a
+# linker error); one defined with another type is the C compiler's error at
+# the extern's line; a C library function needs no c { } block.
+cat > "$T/noext.flow" <<'END'
+extern sqrt(f64) -> f64
+extern shout(str) -> str
+input range(3) | map(x => shout(str(sqrt(float(x))))) | output stdout
+END
+out=$("$DFC" "$T/noext.flow" -o "$T/noext" 2>&1); rc=$?
+is "$rc" "1" "an extern without a definition exits 1"
+is "$out" "$(printf '%s\n' "$T/noext.flow:2:1: error: extern 'shout' has no definition; define it in a c { } block, or name a C library function" '    extern shout(str) -> str' '    ^')" "an extern without a definition is reported at the extern, with a caret"
+cat > "$T/badext.flow" <<'END'
+c {
+  static int half(dfc_str s) { return (int)s.len / 2; }
+}
+extern half(str) -> i64
+input range(3) | map(x => half(str(x))) | output stdout
+END
+out=$("$DFC" "$T/badext.flow" -o "$T/badext" 2>&1); rc=$?
+is "$rc" "1" "an extern whose definition has another type exits 1"
+like "$out" "badext.flow:4:[0-9]+: error: conflicting types for .half" "the conflict is reported at the extern's line"
+cat > "$T/libext.flow" <<'END'
+extern sqrt(f64) -> f64
+input range(3) | map(x => sqrt(float(x * x))) | output stdout
+END
+"$DFC" "$T/libext.flow" -o "$T/libext" 2>&1
+is "$("$T/libext")" "$(printf '0.0\n1.0\n2.0')" "an extern may name a C library function (sqrt)"
 done_testing
