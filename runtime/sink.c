@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ struct dfci_sinks {
     int process_id, workers_per_process;
     pthread_mutex_t stdout_lock;
     bool stdout_shared; /* a pipe or socket other processes of the run may share */
+    bool single_process;
     int nsinks;
     sink *v;
 };
@@ -199,6 +201,7 @@ static int flush_buf_mode(dfc_buf *b, int fd, pthread_mutex_t *lock, bool shared
     b->len -= done;
     if (e) {
         dfci_errf(err, errlen, "write to %s: %s", what, strerror(e));
+        errno = e; /* for flush_stdout */
         return -1;
     }
     return 0;
@@ -210,10 +213,19 @@ static int flush_buf(dfc_buf *b, int fd, pthread_mutex_t *lock, const char *what
     return flush_buf_mode(b, fd, lock, false, what, err, errlen);
 }
 
+/* Standard output closed by its reader (`./flow | head`): a run of one
+ * process ends the way Unix tools do, killed by SIGPIPE (run.c ignores it,
+ * for sockets) with no message, its status 128+13; a cluster process
+ * reports the error, so that its peers learn why it stopped. */
 static int flush_stdout(dfci_sinks *s, dfc_buf *b, char *err, size_t errlen)
 {
-    return flush_buf_mode(b, STDOUT_FILENO, &s->stdout_lock, s->stdout_shared, "standard output",
-                          err, errlen);
+    int rc = flush_buf_mode(b, STDOUT_FILENO, &s->stdout_lock, s->stdout_shared, "standard output",
+                            err, errlen);
+    if (rc != 0 && s->single_process && errno == EPIPE) {
+        signal(SIGPIPE, SIG_DFL);
+        raise(SIGPIPE);
+    }
+    return rc;
 }
 
 dfci_sinks *dfci_sinks_open(const dfc_flow *flow, const dfc_str *paths, int process_id,
@@ -227,6 +239,7 @@ dfci_sinks *dfci_sinks_open(const dfc_flow *flow, const dfc_str *paths, int proc
     s->nsinks = flow->nsinks;
     pthread_mutex_init(&s->stdout_lock, NULL);
     struct stat st;
+    s->single_process = processes == 1;
     s->stdout_shared = processes > 1 && fstat(STDOUT_FILENO, &st) == 0 &&
                        (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     s->v = dfc_heap_alloc(sizeof *s->v * (size_t)(s->nsinks ? s->nsinks : 1));

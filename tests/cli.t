@@ -100,4 +100,13 @@ input range(3) | map(x => sqrt(float(x * x))) | output stdout
 END
 "$DFC" "$T/libext.flow" -o "$T/libext" 2>&1
 is "$("$T/libext")" "$(printf '0.0\n1.0\n2.0')" "an extern may name a C library function (sqrt)"
+# Standard output closed by its reader: quiet, killed by SIGPIPE (141), as
+# Unix tools are.
+cat > "$T/many.flow" <<'END'
+input range(1000000) | map(x => str(x)) | output stdout
+END
+"$DFC" "$T/many.flow" -o "$T/many"
+first=$("$T/many" 2>"$T/many.err" | head -1; echo "rc=${PIPESTATUS[0]}")
+is "$first" "$(printf '0\nrc=141')" "./flow | head -1: the first line, then killed by SIGPIPE"
+is "$(cat "$T/many.err")" "" "./flow | head -1: nothing on stderr"
 done_testing

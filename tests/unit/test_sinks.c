@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dfc.h"
@@ -292,11 +293,26 @@ int main(void)
             dfci_sinks_close(s, NULL, 0);
         }
     }
-    {
+    for (int processes = 1; processes <= 2; processes++) {
+        /* One process: killed by SIGPIPE like a Unix tool (in a child). */
+        pid_t child = -1;
+        if (processes == 1) {
+            fflush(stdout);
+            child = fork();
+            if (child < 0) return 2;
+            if (child > 0) {
+                int st = 0;
+                waitpid(child, &st, 0);
+                t_ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE,
+                     "EPIPE on stdout, one process: killed by SIGPIPE (status %d)", st);
+                continue;
+            }
+        }
+        /* A cluster process: the error is reported. */
         dfc_sink_desc sd = {DFC_SINK_STDOUT, 0};
         dfc_flow flow = {.nsinks = 1, .sinks = &sd};
         dfc_str paths[1] = {{"", 0}};
-        dfci_sinks *s = dfci_sinks_open(&flow, paths, 0, 1, 1, err, sizeof err);
+        dfci_sinks *s = dfci_sinks_open(&flow, paths, 0, processes, 1, err, sizeof err);
         cur_local = dfci_sink_local_new(s, 0, err, sizeof err);
         int p[2];
         if (pipe(p) != 0) return 2;
@@ -309,8 +325,9 @@ int main(void)
         int rc = dfci_sink_local_flush(cur_local, err, sizeof err);
         dup2(saved, 1);
         close(saved);
+        if (child == 0) _exit(3); /* not killed */
         t_ok(rc == -1 && strcmp(err, "write to standard output: Broken pipe") == 0,
-             "EPIPE on stdout: %s", err);
+             "EPIPE on stdout, a cluster process: %s", err);
         dfci_sink_local_free(cur_local);
         dfci_sinks_close(s, NULL, 0);
     }
