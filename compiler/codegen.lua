@@ -358,14 +358,14 @@ end
 -- oldest first (hot_store calls it at the end of each entry point).  Even
 -- for a table that stays in cache the ring pays: the lookup of one item
 -- overlaps the key and hash work of the next ones.
-function CG:ring(name, what, apply_fn, vct)
+function CG:ring(name, what, apply_fn, vct, at)
   local r = "hot->ring_" .. name
   self.rings[#self.rings + 1] = {name = name, what = what, vct = vct}
   self.steps[#self.steps + 1] = lines({
     string.format("/* %s: queue it while its slot is fetched, apply the one queued DFC_RING items ago */", what),
     string.format("static DFC_ALWAYS_INLINE void defer_%s(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_key key, %s v)", name, vct),
     "{",
-    "    dfc_table_prefetch(t, key.tag);",
+    string.format("    dfc_table_prefetch_sized(t, key.tag, DFC_TABLE_ENTRY_SIZE(%s));", at),
     string.format("    size_t i = hot->nring_%s++ %% DFC_RING;", name),
     string.format("    if (hot->nring_%s <= DFC_RING) {", name),
     string.format("        %s[i].t = t;\n        %s[i].k = key;\n        %s[i].v = v;", r, r, r),
@@ -461,7 +461,7 @@ function CG:keyed_step(n, lam, add, in_t)
     p("    created = true;")
     p("}")
   else
-    p(string.format("%s *acc = dfc_table_upsert_prepared(t, k, &created, NULL);", at))
+    p(string.format("%s *acc = dfc_table_upsert_sized(t, k, &created, NULL, DFC_TABLE_ENTRY_SIZE(%s));", at, at))
   end
   local function replace(newval)
     if heap then
@@ -531,7 +531,7 @@ function CG:keyed_step(n, lam, add, in_t)
     -- An item waits in a small ring while its slot comes in from memory (a
     -- prefetch), so that the lookups of several items overlap instead of
     -- each waiting for its cache miss.
-    self:ring(tostring(n.index), n.id .. (unified and "" or ": an item of a key this worker owns"), "apply_" .. n.index, vct)
+    self:ring(tostring(n.index), n.id .. (unified and "" or ": an item of a key this worker owns"), "apply_" .. n.index, vct, at)
     if unified then
       add(string.format("    dfc_table *t = dest == w->index ? STATE->%s : STATE->%s; /* ours, or combined for its owner */", tab, comb))
       add(string.format("    defer_%d(w, hot, t, kk, %s);", n.index, val_expr))
@@ -545,12 +545,12 @@ function CG:keyed_step(n, lam, add, in_t)
       string.format("/* %s: combine one value into its key's partial value (for another worker) */", n.id),
       string.format("static DFC_ALWAYS_INLINE void combine_one_%d(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_key k, %s v)", n.index, vct),
       "{", "    bool created;",
-      string.format("    %s *part = dfc_table_upsert_prepared(t, k, &created, NULL);", at),
+      string.format("    %s *part = dfc_table_upsert_sized(t, k, &created, NULL, DFC_TABLE_ENTRY_SIZE(%s));", at, at),
       "    " .. combine_update("*part"),
       string.format("    if (DFC_UNLIKELY(created) && dfc_combine_full(t, STATE->%s)) combine_%d(w);", tab, c),
       "}",
     })
-    self:ring("c" .. n.index, n.id .. ": an item of a key another worker owns", "combine_one_" .. n.index, vct)
+    self:ring("c" .. n.index, n.id .. ": an item of a key another worker owns", "combine_one_" .. n.index, vct, at)
   elseif not combinable then
     add(string.format("    dfc_buf *b = dfc_out_begin(w, %d, dest);\n    dfc_buf_put_str(b, key);", c))
     add(string.format("    %s(b, %s);", self:helper("enc", vt), val_expr))

@@ -248,6 +248,41 @@ int main(void)
     }
     t_ok(ready && dfc_table_count(t) == 41, "a key made ready for lookups hashes and finds as the key itself");
     dfc_table_free(t);
+    /* Generated code looks up with DFC_TABLE_ENTRY_SIZE(T) for a table made
+     * by dfc_table_new(sizeof(T)): the two must agree, and a sized upsert
+     * must find what a plain one stored. */
+    {
+        typedef struct { int64_t a; double b; bool c; } three; /* 24 bytes */
+        typedef struct { char c[5]; } five;
+        dfc_table *t8 = dfc_table_new(sizeof(int64_t), 3), *t24 = dfc_table_new(sizeof(three), 4),
+                  *t5 = dfc_table_new(sizeof(five), 5);
+        bool sizes = t8->entry_size == DFC_TABLE_ENTRY_SIZE(int64_t) &&
+                     t24->entry_size == DFC_TABLE_ENTRY_SIZE(three) && t5->entry_size == DFC_TABLE_ENTRY_SIZE(five);
+        bool found_all = true;
+        for (int i = 0; i < 5000; i++) {
+            char b[32];
+            dfc_str k = {b, snprintf(b, sizeof b, "key-%d", i * 7)};
+            dfc_key kk;
+            dfc_hash_key(k, &kk);
+            ((three *)dfc_table_upsert(t24, k, dfc_hash_str(k), &created))->b = i;
+            three *v = dfc_table_upsert_sized(t24, kk, &created, NULL, DFC_TABLE_ENTRY_SIZE(three));
+            found_all = found_all && !created && v->b == i;
+            int64_t *c = dfc_table_upsert_sized(t8, kk, &created, NULL, DFC_TABLE_ENTRY_SIZE(int64_t));
+            found_all = found_all && created && *c == 0;
+            *c = i;
+        }
+        for (int i = 0; i < 5000; i++) {
+            char b[32];
+            dfc_str k = {b, snprintf(b, sizeof b, "key-%d", i * 7)};
+            int64_t *c = dfc_table_upsert(t8, k, dfc_hash_str(k), &created);
+            found_all = found_all && !created && *c == i;
+        }
+        t_ok(sizes && found_all && dfc_table_count(t8) == 5000 && dfc_table_count(t24) == 5000,
+             "DFC_TABLE_ENTRY_SIZE(T) is the entry size of dfc_table_new(sizeof(T)); sized lookups find the same values");
+        dfc_table_free(t8);
+        dfc_table_free(t24);
+        dfc_table_free(t5);
+    }
     /* The same for finding a separator: every split of a string that ends
      * a page (lengths 0 to 20, a space every third byte). */
     bool parts_ok = pg != MAP_FAILED;
