@@ -25,8 +25,9 @@ function M.build(home, c_file, output, opts)
   local cflags = os.getenv("DFC_CFLAGS") or "-O2"
   local ldflags = os.getenv("DFC_LDFLAGS") or "-static"
   local log = os.tmpname()
+  -- LC_ALL=C: the messages dfc.lua reads (a missing extern) in English.
   local cmd = table.concat({
-    cc, "-std=gnu11", cflags, "-fwrapv", "-pthread",
+    "LC_ALL=C", cc, "-std=gnu11", cflags, "-fwrapv", "-pthread",
     "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-parameter", "-Wno-unused-but-set-variable",
     "-I" .. q(home .. "/include"), "-o", q(output), q(c_file), q(lib), "-lsodium", "-lm", ldflags,
     ">", q(log), "2>&1",

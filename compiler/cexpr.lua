@@ -25,6 +25,16 @@ function M.cstring(s)
   return '"' .. out .. '"'
 end
 
+-- True when C text `code` has `name` as a whole identifier (in code, a
+-- comment or a string alike: enough to tell that a c { } block is about it).
+local lpeg = require "lpeg"
+local ident_char = lpeg.R("az", "AZ", "09") + "_"
+function M.c_names(code, name)
+  local hit = lpeg.P(name) * -ident_char
+  local scan = ((hit * lpeg.Cc(true)) + ident_char^1 + 1)^0
+  return lpeg.match(scan, code) == true
+end
+
 function M.str_lit(s)
   return string.format("((dfc_str){%s, %d})", M.cstring(s), #s)
 end

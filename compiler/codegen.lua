@@ -666,20 +666,30 @@ function M.generate(plan, opts)
     cblocks[#cblocks + 1] = b.code
     cblocks[#cblocks + 1] = "#line RESTORE"
   end
-  -- A prototype for every extern, after the blocks (so a static definition
-  -- there stays static) and pointing at its declaration: a definition of
-  -- another type is reported at the extern, and a missing one fails at
-  -- link time, where dfc.lua names the extern.
+  -- A prototype for every extern that a c { } block names (so the block
+  -- defines it, or declares it through a macro or a header): after the
+  -- blocks, so a static definition stays static, at the extern's line, so
+  -- a definition of another type is reported at the extern, and inside
+  -- #ifndef NAME, so a function-like macro of that name is left alone.  An
+  -- extern that no block names is a C library function, called through its
+  -- header's declaration (math.h, stdio.h, stdlib.h come with dfc.h), or
+  -- defined nowhere: dfc.lua reports that at the extern.
   local externs = {}
   for _, ext in pairs(plan.externs) do externs[#externs + 1] = ext end
   table.sort(externs, function(a, b) return a.pos < b.pos end)
   for _, ext in ipairs(externs) do
-    local args = {}
-    for i, t in ipairs(ext.params) do args[i] = (cg:ctype(t)) end
-    cblocks[#cblocks + 1] = cg:line_directive(ext.pos)
-    cblocks[#cblocks + 1] = string.format("%s %s(%s);", (cg:ctype(ext.ret)), ext.name,
-      #args > 0 and table.concat(args, ", ") or "void")
-    cblocks[#cblocks + 1] = "#line RESTORE"
+    local named = false
+    for _, b in ipairs(plan.cblocks) do named = named or CE.c_names(b.code, ext.name) end
+    if named then
+      local args = {}
+      for i, t in ipairs(ext.params) do args[i] = (cg:ctype(t)) end
+      cblocks[#cblocks + 1] = "#ifndef " .. ext.name
+      cblocks[#cblocks + 1] = cg:line_directive(ext.pos)
+      cblocks[#cblocks + 1] = string.format("%s %s(%s);", (cg:ctype(ext.ret)), ext.name,
+        #args > 0 and table.concat(args, ", ") or "void")
+      cblocks[#cblocks + 1] = "#line RESTORE"
+      cblocks[#cblocks + 1] = "#endif"
+    end
   end
 
   local pfields, pdescs = {}, {}

@@ -92,11 +92,15 @@ local function main(args)
     local ok, out = cc.build(home, c_file, output)
     if not emit_c then os.remove(c_file) end
     if not ok then
-      -- An extern that no c { } block (nor the C library) defines: the
-      -- linker says so; say it at the extern.
+      -- An extern that no c { } block (nor the C library) defines: the C
+      -- compiler finds no declaration of it, or the linker no definition;
+      -- say it at the extern.
       local missing = {}
       for name, ext in pairs(plan.externs) do
-        if out:find("undefined reference to `" .. name .. "'", 1, true) then missing[#missing + 1] = ext end
+        if out:find("undefined reference to `" .. name .. "'", 1, true)
+            or out:find("implicit declaration of function '" .. name .. "'", 1, true) then
+          missing[#missing + 1] = ext
+        end
       end
       table.sort(missing, function(a, b) return a.pos < b.pos end)
       for _, ext in ipairs(missing) do

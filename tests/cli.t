@@ -94,12 +94,26 @@ END
 out=$("$DFC" "$T/badext.flow" -o "$T/badext" 2>&1); rc=$?
 is "$rc" "1" "an extern whose definition has another type exits 1"
 like "$out" "badext.flow:4:[0-9]+: error: conflicting types for .half" "the conflict is reported at the extern's line"
+cat > "$T/lost.flow" <<'END'
+extern lost(i64) -> i64
+input range(3) | map(x => lost(x)) | output stdout
+END
+out=$("$DFC" "$T/lost.flow" -o "$T/lost" 2>&1); rc=$?
+is "$rc:$out" "1:$(printf '%s\n' "$T/lost.flow:1:1: error: extern 'lost' has no definition; define it in a c { } block, or name a C library function" '    extern lost(i64) -> i64' '    ^')" "an i64 extern without a definition (a link error) is reported at the extern too"
+# C library functions and macros: ldexp(double, int) and isnan (a macro)
+# need no block; a block's function-like macro is not given a prototype.
 cat > "$T/libext.flow" <<'END'
+c {
+  #define twice(x) ((x) * 2)
+}
 extern sqrt(f64) -> f64
-input range(3) | map(x => sqrt(float(x * x))) | output stdout
+extern isnan(f64) -> bool
+extern ldexp(f64, i64) -> f64
+extern twice(i64) -> i64
+input range(3) | map(x => str(sqrt(float(x * x))) .. " " .. str(isnan(0.0)) .. " " .. str(ldexp(1.0, x)) .. " " .. str(twice(x))) | output stdout
 END
 "$DFC" "$T/libext.flow" -o "$T/libext" 2>&1
-is "$("$T/libext")" "$(printf '0.0\n1.0\n2.0')" "an extern may name a C library function (sqrt)"
+is "$("$T/libext")" "$(printf '0.0 false 1.0 0\n1.0 false 2.0 2\n2.0 false 4.0 4')" "externs may name C library functions (sqrt, ldexp, the macro isnan) and a block's macro"
 # Standard output closed by its reader: quiet, killed by SIGPIPE (141), as
 # Unix tools are.
 cat > "$T/many.flow" <<'END'
