@@ -672,7 +672,7 @@ function M.generate(plan, opts)
   -- a definition of another type is reported at the extern, and inside
   -- #ifndef NAME, so a function-like macro of that name is left alone.  An
   -- extern that no block names is a C library function, called through its
-  -- header's declaration (math.h, stdio.h, stdlib.h come with dfc.h), or
+  -- header's declaration (math.h, stdio.h, string.h are always in), or
   -- defined nowhere: dfc.lua reports that at the extern.
   local externs = {}
   for _, ext in pairs(plan.externs) do externs[#externs + 1] = ext end

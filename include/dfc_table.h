@@ -83,7 +83,7 @@ static inline dfc_table_slot *dfc_table_slot_at(const dfc_table *t, size_t i)
  * size). */
 static inline void *dfc_table_value_at(const dfc_table *t, size_t i)
 {
-    return t->entries + i * t->entry_size + sizeof(dfc_table_slot);
+    return dfc_table_slot_at(t, i) + 1;
 }
 
 /* The key's first min(n, 8) bytes: for a given length, different bytes

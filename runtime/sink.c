@@ -188,14 +188,11 @@ static int flush_buf_mode(dfc_buf *b, int fd, pthread_mutex_t *lock, bool shared
 {
     if (b->len == 0) return 0;
     int e;
-    size_t done;
     if (lock) pthread_mutex_lock(lock);
-    if (shared_pipe && process_lock(fd, F_WRLCK) == 0) {
-        done = write_all(fd, b->data, b->len, &e);
-        process_lock(fd, F_UNLCK);
-    } else {
-        done = shared_pipe ? write_lines_atomic(fd, b->data, b->len, &e) : write_all(fd, b->data, b->len, &e);
-    }
+    bool locked = shared_pipe && process_lock(fd, F_WRLCK) == 0;
+    size_t done = shared_pipe && !locked ? write_lines_atomic(fd, b->data, b->len, &e)
+                                  : write_all(fd, b->data, b->len, &e);
+    if (locked) process_lock(fd, F_UNLCK);
     if (lock) pthread_mutex_unlock(lock);
     if (done < b->len) memmove(b->data, b->data + done, b->len - done);
     b->len -= done;
