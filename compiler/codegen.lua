@@ -351,29 +351,30 @@ function CG:receiver(n, per_item, eof)
   self.channel_fns[c] = {recv = "recv_" .. c, eof = eof and ("eof_" .. c) or "NULL"}
 end
 
--- A ring in flow_hot for the items bound for table `tab`: defer_NAME queues
+-- A ring in flow_hot for the items bound for table `tab` (every ring serves
+-- one table, so its entries hold only the key and the value): defer_NAME queues
 -- an item and prefetches its slot, and applies (apply_fn) the item queued
 -- DFC_RING items earlier, so that the lookups of several items overlap
 -- instead of each waiting for its cache miss; drain_NAME applies the rest,
 -- oldest first (hot_store calls it at the end of each entry point).  Even
 -- for a table that stays in cache the ring pays: the lookup of one item
 -- overlaps the key and hash work of the next ones.
-function CG:ring(name, what, apply_fn, vct, at)
+function CG:ring(name, what, apply_fn, vct, at, tab)
   local r = "hot->ring_" .. name
   self.rings[#self.rings + 1] = {name = name, what = what, vct = vct}
   self.steps[#self.steps + 1] = lines({
     string.format("/* %s: queue it while its slot is fetched, apply the one queued DFC_RING items ago */", what),
-    string.format("static DFC_ALWAYS_INLINE void defer_%s(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_key key, %s v)", name, vct),
+    string.format("static DFC_ALWAYS_INLINE void defer_%s(dfc_worker *w, flow_hot *hot, dfc_key key, %s v)", name, vct),
     "{",
-    string.format("    dfc_table_prefetch_sized(t, key.tag, DFC_TABLE_ENTRY_SIZE(%s));", at),
+    string.format("    dfc_table_prefetch_sized(STATE->%s, key.tag, DFC_TABLE_ENTRY_SIZE(%s));", tab, at),
     string.format("    size_t i = hot->nring_%s++ %% DFC_RING;", name),
     string.format("    if (hot->nring_%s <= DFC_RING) {", name),
-    string.format("        %s[i].t = t;\n        %s[i].k = key;\n        %s[i].v = v;", r, r, r),
+    string.format("        %s[i].k = key;\n        %s[i].v = v;", r, r),
     "        return;",
     "    }",
-    string.format("    dfc_table *t0 = %s[i].t;\n    dfc_key k0 = %s[i].k;\n    %s v0 = %s[i].v;", r, r, vct, r),
-    string.format("    %s[i].t = t;\n    %s[i].k = key;\n    %s[i].v = v;", r, r, r),
-    string.format("    %s(w, hot, t0, k0, v0);", apply_fn),
+    string.format("    dfc_key k0 = %s[i].k;\n    %s v0 = %s[i].v;", r, vct, r),
+    string.format("    %s[i].k = key;\n    %s[i].v = v;", r, r),
+    string.format("    %s(w, hot, STATE->%s, k0, v0);", apply_fn, tab),
     "}",
     string.format("/* %s: apply the queued ones, oldest first */", what),
     string.format("static void drain_%s(dfc_worker *w, flow_hot *hot)", name),
@@ -381,7 +382,7 @@ function CG:ring(name, what, apply_fn, vct, at)
     string.format("    size_t n = hot->nring_%s;", name),
     "    for (size_t j = n > DFC_RING ? n - DFC_RING : 0; j < n; j++) {",
     "        size_t i = j % DFC_RING;",
-    string.format("        %s(w, hot, %s[i].t, %s[i].k, %s[i].v);", apply_fn, r, r, r),
+    string.format("        %s(w, hot, STATE->%s, %s[i].k, %s[i].v);", apply_fn, tab, r, r),
     "    }",
     string.format("    hot->nring_%s = 0;", name),
     "}",
@@ -415,29 +416,50 @@ function CG:keyed_step(n, lam, add, in_t)
   local const_key = op ~= "count_final" or not lam
   const_key = const_key and src.op == "key_on" and src.fn and src.fn.tag == "lambda" and src.fn.body.tag == "string"
   -- Combining: the partial value of a key another worker owns is updated
-  -- exactly as an owned key's value, only in another table (comb_N).  With
-  -- keys in tables (not a constant key), one ring and one apply_N serve
-  -- both, the table chosen without a branch: at -w2 a branch on the owner
-  -- would be mispredicted for every other item.
-  local unified = combinable and not const_key
-  local combine_fn
+  -- exactly as an owned key's value.  With keys in tables (not a constant
+  -- key) it is kept in the same table (tab_N), so the step does not route
+  -- at all: each worker folds every item into its own table, the loop of a
+  -- single worker (at -w2 routing and choosing a table per item cost 7% of
+  -- the instructions).  A key new to the table is routed once (new_key_N);
+  -- foreign_N counts those another worker owns, and combine_N sends their
+  -- partial values and drops them from the table when too many wait
+  -- (dfc_combine_due) and whenever the runtime flushes the channel.  The
+  -- partial value of a constant key has a table of its own (comb_N).
+  local shared = combinable and not const_key
+  local combine_fn = combinable and ("combine_" .. c) or nil
   if combinable then
-    self.tables[#self.tables + 1] = {name = comb, value = at, id = n.id .. " (combined before sending)", combiner = true}
-    combine_fn = "combine_" .. c
+    local held = shared and tab or comb -- the table of the partial values
+    if shared then
+      tab_entry.foreign = true
+    else
+      self.tables[#self.tables + 1] = {name = comb, value = at, id = n.id .. " (combined before sending)", combiner = true}
+    end
     self.steps[#self.steps + 1] = lines({
-      string.format("/* %s: send the partial value of every key combined here, then forget them */", n.id),
+      string.format("/* %s: a value in %s, sent and dropped if another worker owns its key (then it is a partial value) */", n.id, held),
+      string.format("static bool send_partial_%d(void *ctx, dfc_str k, void *slot)", n.index), "{",
+      "    dfc_worker *w = ctx;",
+      "    int dest = dfc_route_key(w, k);",
+      "    if (dest == w->index) return false; /* ours: it stays */",
+      string.format("    dfc_buf *b = dfc_out_begin(w, %d, dest);", c),
+      "    dfc_buf_put_str(b, k);",
+      string.format("    %s(b, *(%s *)slot);", self:helper("enc", vt), at),
+      string.format("    dfc_out_end(w, %d, dest);", c),
+      "    return true;", "}",
+      string.format("/* %s: send the partial values of the keys other workers own, then forget them */", n.id),
       string.format("static void combine_%d(dfc_worker *w)", c), "{",
-      string.format("    dfc_table *t = STATE->%s;", comb),
-      "    if (dfc_table_count(t) == 0) return;",
-      "    size_t it = 0;", "    dfc_str k;", "    void *slot;",
-      "    while (dfc_table_next(t, &it, &k, &slot)) {",
-      "        int dest = dfc_route_key(w, k);",
-      string.format("        dfc_buf *b = dfc_out_begin(w, %d, dest);", c),
-      "        dfc_buf_put_str(b, k);",
-      string.format("        %s(b, *(%s *)slot);", self:helper("enc", vt), at),
-      string.format("        dfc_out_end(w, %d, dest);", c),
-      "    }",
-      "    dfc_table_clear(t);", "}",
+      shared and string.format("    if (STATE->foreign_%s == 0) return;", tab)
+        or string.format("    if (dfc_table_count(STATE->%s) == 0) return;", comb),
+      string.format("    dfc_table_drop_if(STATE->%s, send_partial_%d, w);", held, n.index),
+      shared and string.format("    STATE->foreign_%s = 0;\n}", tab) or "}",
+    })
+  end
+  if shared then
+    self.steps[#self.steps + 1] = lines({
+      string.format("/* %s: a key new to %s; if another worker owns it, its value is a partial one */", n.id, tab),
+      string.format("static void new_key_%d(dfc_worker *w, dfc_key k)", n.index), "{",
+      "    if (dfc_route_key(w, (dfc_str){k.ptr, (int64_t)dfc_key_len(k)}) == w->index) return;",
+      string.format("    size_t foreign = ++STATE->foreign_%s;", tab),
+      string.format("    if (dfc_combine_due(foreign, dfc_table_count(STATE->%s) - foreign)) combine_%d(w);", tab, c), "}",
     })
   end
 
@@ -483,7 +505,7 @@ function CG:keyed_step(n, lam, add, in_t)
     if op == "count_final" then return target .. " += v;" end
     return "if (created || " .. better("v", target) .. ") " .. target .. " = v;"
   end
-  if op == "count_final" or unified then
+  if op == "count_final" or shared then
     p(combine_update("*acc"))
   elseif op == "fold_final" then
     if CE.can_fail(n.fn.body) or CE.can_fail(n.init) then p("w->cur_step = " .. n.index .. ";") end
@@ -499,11 +521,11 @@ function CG:keyed_step(n, lam, add, in_t)
     replace("v")
     p("}")
   end
-  if unified then
-    p(string.format("if (DFC_UNLIKELY(created) && t == STATE->%s && dfc_combine_full(t, STATE->%s)) combine_%d(w);", comb, tab, c))
+  if shared then
+    p(string.format("if (DFC_UNLIKELY(created) && !hot->solo) new_key_%d(w, k);", n.index))
   end
   self.steps[#self.steps + 1] = lines({
-    unified and string.format("/* %s: fold one value into its key's state (table %s), or into its partial value for the worker that owns it (table %s) */", n.id, tab, comb)
+    shared and string.format("/* %s: fold one value into its key's value, or its partial value for the worker that owns it (both in %s) */", n.id, tab)
       or string.format("/* %s: fold one value into its key's state (on the worker that owns the key) */", n.id),
     string.format("static DFC_ALWAYS_INLINE void apply_%d(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_key k, %s v)", n.index, vct),
     "{", lines(ap), "}",
@@ -519,38 +541,32 @@ function CG:keyed_step(n, lam, add, in_t)
     add("    uint64_t h = dfc_hash_str(key);")
   else
     add("    dfc_key kk; /* the key ready for its lookup */")
-    add("    uint64_t h = dfc_hash_key(key, &kk);")
-  end
-  if unified then
-    -- With one worker every key is ours: the table is known before the
-    -- hash is, so its lookup does not wait for the routing.
-    add(string.format("    if (hot->solo) {\n        defer_%d(w, hot, STATE->%s, kk, %s);\n        return;\n    }", n.index, tab, val_expr))
-  end
-  add("    int dest = dfc_route_hash(w, h);")
-  if not const_key then
+    add(shared and "    dfc_hash_key(key, &kk);" or "    uint64_t h = dfc_hash_key(key, &kk);")
     -- An item waits in a small ring while its slot comes in from memory (a
     -- prefetch), so that the lookups of several items overlap instead of
     -- each waiting for its cache miss.
-    self:ring(tostring(n.index), n.id .. (unified and "" or ": an item of a key this worker owns"), "apply_" .. n.index, vct, at)
-    if unified then
-      add(string.format("    dfc_table *t = dest == w->index ? STATE->%s : STATE->%s; /* ours, or combined for its owner */", tab, comb))
-      add(string.format("    defer_%d(w, hot, t, kk, %s);", n.index, val_expr))
-    else
-      add(string.format("    if (dest == w->index) {\n        defer_%d(w, hot, STATE->%s, kk, %s);\n        return;\n    }", n.index, tab, val_expr))
-    end
+    self:ring(tostring(n.index), n.id .. (shared and "" or ": an item of a key this worker owns"), "apply_" .. n.index, vct, at, tab)
+  end
+  if shared then
+    add(string.format("    defer_%d(w, hot, kk, %s); /* ours or not: see new_key_%d */", n.index, val_expr, n.index))
+  else
+    add("    int dest = dfc_route_hash(w, h);")
+  end
+  if not const_key and not shared then
+    add(string.format("    if (dest == w->index) {\n        defer_%d(w, hot, kk, %s);\n        return;\n    }", n.index, val_expr))
   end
   if combinable and const_key then
-    add(string.format("    defer_c%d(w, hot, STATE->%s, dfc_key_make(key, h), %s);", n.index, comb, val_expr))
+    add(string.format("    defer_c%d(w, hot, dfc_key_make(key, h), %s);", n.index, val_expr))
     self.steps[#self.steps + 1] = lines({
       string.format("/* %s: combine one value into its key's partial value (for another worker) */", n.id),
       string.format("static DFC_ALWAYS_INLINE void combine_one_%d(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_key k, %s v)", n.index, vct),
       "{", "    bool created;",
       string.format("    %s *part = dfc_table_upsert_sized(t, k, &created, NULL, DFC_TABLE_ENTRY_SIZE(%s));", at, at),
       "    " .. combine_update("*part"),
-      string.format("    if (DFC_UNLIKELY(created) && dfc_combine_full(t, STATE->%s)) combine_%d(w);", tab, c),
+      string.format("    if (DFC_UNLIKELY(created) && dfc_combine_due(dfc_table_count(t), dfc_table_count(STATE->%s))) combine_%d(w);", tab, c),
       "}",
     })
-    self:ring("c" .. n.index, n.id .. ": an item of a key another worker owns", "combine_one_" .. n.index, vct, at)
+    self:ring("c" .. n.index, n.id .. ": an item of a key another worker owns", "combine_one_" .. n.index, vct, at, comb)
   elseif not combinable then
     add(string.format("    dfc_buf *b = dfc_out_begin(w, %d, dest);\n    dfc_buf_put_str(b, key);", c))
     add(string.format("    %s(b, %s);", self:helper("enc", vt), val_expr))
@@ -561,7 +577,7 @@ function CG:keyed_step(n, lam, add, in_t)
     "        dfc_str k = dfc_get_str(r);",
     string.format("        %s v = %s(r);", vct, self:helper("dec", vt)),
     const_key and string.format("        apply_%d(w, hot, NULL, (dfc_key){0}, v);", n.index)
-      or string.format("        dfc_key kk;\n        dfc_hash_key(k, &kk);\n        defer_%d(w, hot, STATE->%s, kk, v);", n.index, tab),
+      or string.format("        dfc_key kk;\n        dfc_hash_key(k, &kk);\n        defer_%d(w, hot, kk, v);", n.index),
   }
   local out_ct = self:ctype(n.out[1])
   local eof = lines({
@@ -744,6 +760,9 @@ function M.generate(plan, opts)
   local hot_load, hot_store, hot_drain = {"    h->solo = w->total_workers == 1;"}, {}, {}
   for ti, t in ipairs(cg.tables) do
     state_fields[#state_fields + 1] = string.format("    dfc_table *%s; /* %s: %s per key */", t.name, t.id, t.value)
+    if t.foreign then
+      state_fields[#state_fields + 1] = string.format("    size_t foreign_%s; /* keys in %s that other workers own: partial values to send */", t.name, t.name)
+    end
     if t.const_key then
       state_fields[#state_fields + 1] = string.format("    %s *last_%s; int dest_%s; bool seen_%s; /* its one key's slot and owner */",
         t.value, t.name, t.name, t.name)
@@ -767,7 +786,7 @@ function M.generate(plan, opts)
     state_free[#state_free + 1] = string.format("    dfc_table_free(s->%s);", t.name)
   end
   for _, r in ipairs(cg.rings) do
-    hot_fields[#hot_fields + 1] = string.format("    struct { dfc_table *t; dfc_key k; %s v; } ring_%s[DFC_RING]; size_t nring_%s; /* %s */",
+    hot_fields[#hot_fields + 1] = string.format("    struct { dfc_key k; %s v; } ring_%s[DFC_RING]; size_t nring_%s; /* %s */",
       r.vct, r.name, r.name, r.what)
     hot_load[#hot_load + 1] = string.format("    h->nring_%s = 0;", r.name)
     hot_drain[#hot_drain + 1] = string.format("    drain_%s(w, h);", r.name)

@@ -385,6 +385,10 @@ void dfc_table_free(dfc_table *t);
 void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash);
 bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash);
 void dfc_table_clear(dfc_table *t); /* removes every key, keeps the capacity */
+/* Offers every entry to drop(ctx, key, value), once each, and removes those
+ * it returns true for; drop must not change the table.  Returns how many
+ * were removed. */
+size_t dfc_table_drop_if(dfc_table *t, bool (*drop)(void *ctx, dfc_str key, void *value), void *ctx);
 /* Iteration: size_t it = 0; while (dfc_table_next(t, &it, &k, &v)) ... */
 bool dfc_table_next(const dfc_table *t, size_t *iter, dfc_str *key, void **value);
 

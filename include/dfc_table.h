@@ -111,17 +111,17 @@ static inline size_t dfc_table_home(const dfc_table *t, uint64_t hash)
 #define DFC_RING 16
 
 /* A step that combines values per key before sending them (count_final,
- * max/min_final) sends and forgets its partial values when its combining
- * table holds DFC_COMBINE_KEYS keys and twice as many as the worker owns
- * in the step.  So combining at most triples a worker's keyed state (plus
- * a constant), and with few workers, where a worker sees about as many
- * keys of others as of its own, the partial values of a big vocabulary
- * are not sent, forgotten and gathered again over and over (wordcount
- * -w2: a fixed 45000 keys cost 12% more CPU time). */
+ * max/min_final) sends and forgets its partial values when it holds
+ * DFC_COMBINE_KEYS of them and twice as many as the keys the worker owns in
+ * the step.  So combining at most triples a worker's keyed state (plus a
+ * constant), and with few workers, where a worker sees about as many keys
+ * of others as of its own, the partial values of a big vocabulary are not
+ * sent, forgotten and gathered again over and over (wordcount -w2: a fixed
+ * 45000 keys cost 12% more CPU time). */
 #define DFC_COMBINE_KEYS 45000
-static inline bool dfc_combine_full(const dfc_table *comb, const dfc_table *owned)
+static inline bool dfc_combine_due(size_t partial, size_t owned)
 {
-    return comb->count >= DFC_COMBINE_KEYS && comb->count >= 2 * owned->count;
+    return partial >= DFC_COMBINE_KEYS && partial >= 2 * owned;
 }
 
 static DFC_ALWAYS_INLINE void dfc_table_prefetch_sized(const dfc_table *t, uint64_t hash, size_t esize)

@@ -214,11 +214,10 @@ void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash)
     return dfc_table_value_at(t, i);
 }
 
-bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash)
+/* Empties slot i: the rest of its probe run moves back (backward shift).
+ * Entries before i in the run, and other runs, stay where they are. */
+static void remove_at(dfc_table *t, size_t i)
 {
-    bool found;
-    size_t i = dfc_table_probe(t, key, hash, &found);
-    if (!found) return false;
     if (stored_apart(SLOT(t, i))) {
         t->live_bytes -= dfc_table_slot_len(SLOT(t, i));
         t->dead_bytes += dfc_table_slot_len(SLOT(t, i));
@@ -234,12 +233,50 @@ bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash)
         i = j;
     }
     memset(SLOT(t, i), 0, t->entry_size);
-    /* Reclaim dead key bytes once they outweigh both the live keys and a
-     * share of the slot array (so a compaction's cost is paid for). */
+}
+
+/* Reclaims dead key bytes once they outweigh both the live keys and a
+ * share of the slot array (so a compaction's cost is paid for). */
+static void maybe_compact(dfc_table *t)
+{
     size_t floor_bytes = t->cap * t->entry_size / 4;
     if (t->dead_bytes > KEY_CHUNK && t->dead_bytes > t->live_bytes && t->dead_bytes > floor_bytes)
         compact_keys(t);
+}
+
+bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash)
+{
+    bool found;
+    size_t i = dfc_table_probe(t, key, hash, &found);
+    if (!found) return false;
+    remove_at(t, i);
+    maybe_compact(t);
     return true;
+}
+
+/* One pass over the slots, starting after an empty one (there is always
+ * one: the load stays under 70%).  Removing at i only moves entries of i's
+ * probe run that come after i, which the pass has not reached yet, back
+ * into i; so slot i is looked at again, and every entry is offered to
+ * `drop` exactly once.  No run crosses the empty start slot, so nothing
+ * wraps around into the part already passed. */
+size_t dfc_table_drop_if(dfc_table *t, bool (*drop)(void *ctx, dfc_str key, void *value), void *ctx)
+{
+    if (t->count == 0) return 0;
+    size_t start = 0, dropped = 0;
+    while (SLOT(t, start)->tag) start++;
+    for (size_t left = t->cap - 1, i = (start + 1) & t->mask; left > 0;) {
+        slot *s = SLOT(t, i);
+        if (s->tag && drop(ctx, dfc_table_slot_key(s), dfc_table_value_at(t, i))) {
+            remove_at(t, i);
+            dropped++;
+            continue;
+        }
+        i = (i + 1) & t->mask;
+        left--;
+    }
+    maybe_compact(t);
+    return dropped;
 }
 
 

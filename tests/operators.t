@@ -148,7 +148,7 @@ check const_key "$(printf '("all", 110)\n("all", 5)\n("all", "4")')" n=5
 # them (it lives in registers during a batch and in the state between).
 check const_key "$(printf '("all", 19999900100)\n("all", 200000)\n("all", "99999")')" n=200000
 
-# More keys than a combining table holds (dfc_combine_full: at -w4 and -p3 -w2
+# More keys than combining holds back (dfc_combine_due: at -w4 and -p3 -w2
 # a worker sees three times or more as many keys of others): partial counts
 # and maxima are sent mid-run and again at the end, and add up exactly.
 flow many_keys <<'END'

@@ -11,7 +11,9 @@ cd "$root"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 text="$out/text.txt"
-perl -e 'srand(3); for (1 .. 20000) { print join(" ", map { "w" . int(rand(3000)) } 1 .. 8), "\n" }' > "$text"
+# 400k words of 150k: at -w4 and -p2 -w2 a worker meets over 45000 keys of
+# others, so wordcount also sends partial counts mid-run (dfc_combine_due).
+perl -e 'srand(3); for (1 .. 50000) { print join(" ", map { "w" . int(rand(150000)) } 1 .. 8), "\n" }' > "$text"
 fail=0
 for ex in simple wordcount temperatures vowels; do
   if ! DFC_RUNTIME="build/$san/libdfcrt.a" DFC_CFLAGS="$flags -g" DFC_LDFLAGS="" \

@@ -31,6 +31,33 @@ static uint64_t hash_of(dfc_str k, int mode)
     return dfc_hash_str(k);
 }
 
+/* For dfc_table_drop_if: drops every third key, and checks that each key
+ * offered is live, offered once, and comes with its own value. */
+typedef struct drop_ctx {
+    const int64_t *ref;
+    int n;
+    char *offered;
+    size_t dropped;
+    int good;
+} drop_ctx;
+
+static bool drop_third(void *ctx, dfc_str key, void *value)
+{
+    drop_ctx *c = ctx;
+    const val *v = value;
+    char buf[64];
+    if (v->check < 0 || v->check >= c->n || c->ref[v->check] < 0) {
+        c->good = 0;
+        return false;
+    }
+    dfc_str want = key_of((int)v->check, buf);
+    if (!dfc_str_eq(key, want) || v->n != c->ref[v->check]) c->good = 0;
+    c->offered[v->check]++;
+    if (v->check % 3 != 0) return false;
+    c->dropped++;
+    return true;
+}
+
 /* Checks the whole table against the reference. */
 static int consistent(dfc_table *t, const int64_t *ref, int n, int mode)
 {
@@ -106,6 +133,19 @@ static void run(int mode, int n, const char *label)
     }
     snprintf(name, sizeof name, "%s: upsert of existing keys", label);
     t_ok(again && consistent(t, ref, n, mode), "%s", name);
+
+    /* dfc_table_drop_if offers each entry once (with its own key) and
+     * removes those it drops: here every third key, then none. */
+    drop_ctx dc = {ref, n, calloc((size_t)n, 1), 0, 1};
+    size_t dropped = dfc_table_drop_if(t, drop_third, &dc);
+    int offered_all = dc.good;
+    for (int i = 0; i < n; i++) {
+        if (ref[i] >= 0 && dc.offered[i] != 1) offered_all = 0;
+        if (ref[i] >= 0 && i % 3 == 0) ref[i] = -1;
+    }
+    snprintf(name, sizeof name, "%s: drop_if offers each key once and removes what it drops", label);
+    t_ok(offered_all && dropped == dc.dropped && consistent(t, ref, n, mode), "%s", name);
+    free(dc.offered);
 
     /* Random removals and re-inserts. */
     int rm_ok = 1;
