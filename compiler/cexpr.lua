@@ -249,6 +249,26 @@ function M.can_fail(e)
   return false
 end
 
+-- Whether e reaches outside the flow: a call of an extern C function, which
+-- may keep state of its own or print.
+function M.calls_out(e)
+  local tag = e.tag
+  if tag == "binop" then return M.calls_out(e.lhs) or M.calls_out(e.rhs)
+  elseif tag == "unop" or tag == "field" then return M.calls_out(e.expr)
+  elseif tag == "index" then return M.calls_out(e.expr) or M.calls_out(e.index)
+  elseif tag == "if" then return M.calls_out(e.cond) or M.calls_out(e.then_) or M.calls_out(e.else_)
+  elseif tag == "let" then return M.calls_out(e.value) or M.calls_out(e.body)
+  elseif tag == "tuple" or tag == "list" then
+    for _, x in ipairs(e.elems) do if M.calls_out(x) then return true end end
+    return false
+  elseif tag == "call" then
+    if e.kind ~= "builtin" then return true end
+    for _, x in ipairs(e.args) do if M.calls_out(x) then return true end end
+    return false
+  end
+  return false
+end
+
 function M.expr(cg, e)
   local tag = e.tag
   if tag == "int" or tag == "duration" then

@@ -7,6 +7,7 @@
 -- round robin for redistribute, to worker 0 for a file sink, by key for a dir
 -- sink on a keyed stream), lists the channels each channel depends on for end
 -- of input, and computes the fingerprint that cluster peers compare.
+local CE = require "cexpr"
 local T = require "types"
 
 local M = {}
@@ -30,6 +31,38 @@ local function fingerprint(text)
 end
 
 local function dot_escape(s) return (s:gsub('[\\"]', "\\%0")) end
+
+local PASS_ON = {map = true, filter = true, filter_map = true, flat_map = true, flatten = true,
+  key_on = true, key_rm = true, map_value = true, filter_value = true, filter_map_value = true,
+  flat_map_value = true, merge = true, branch = true}
+
+local function self_contained(fn)
+  if not fn then return true end
+  return fn.tag == "lambda" and not CE.can_fail(fn.body) and not CE.calls_out(fn.body)
+end
+
+local function order_free_end(n)
+  if n.op == "count_final" then return self_contained(n.fn) end
+  if n.op == "max_final" or n.op == "min_final" then
+    return T.is(n.value_type, "i64") or T.is(n.value_type, "str")
+  end
+  return n.op == "output" and n.sink == "discard"
+end
+
+-- Whether every step downstream of n, up to an order-free end, passes items
+-- on one by one (see the plan below).
+function M.order_free(n)
+  for _, list in ipairs(n.succ) do
+    for _, c in ipairs(list) do
+      if PASS_ON[c.op] and self_contained(c.fn) then
+        if not M.order_free(c) then return false end
+      elseif not order_free_end(c) then
+        return false
+      end
+    end
+  end
+  return true
+end
 
 function M.plan(prog, d, source_text)
   local nodes = prog.nodes
@@ -88,6 +121,18 @@ function M.plan(prog, d, source_text)
       n.channel = #channels
       channels[#channels + 1] = {index = n.channel, node = n, kind = n.exchange}
     end
+  end
+
+  -- A parallel file whose lines reach only steps that cannot tell in which
+  -- order, or on which worker, they came may be read in chunks that the
+  -- workers of a process take as they go (source_lines.c), which keeps
+  -- them equally busy; "one range per worker" (SPEC §3) is kept for every
+  -- other flow.  Such steps pass each item on by itself with a function
+  -- that cannot fail (so not even which error ends a run can change) and
+  -- calls no extern, or are order-free ends: count_final, max/min_final
+  -- over i64 or str (a float max can depend on order: NaN, -0.0), discard.
+  for _, n in ipairs(sources) do
+    if n.parallel then n.unordered = M.order_free(n) end
   end
 
   -- Upstream channels: those whose consumer is an ancestor of this one.

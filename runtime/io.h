@@ -5,7 +5,9 @@
  * source's partitions, decided by its global worker index and the cluster's
  * total worker count (SPEC §3):
  *   FILE             one partition, read by global worker 0, in order
- *   FILE parallel    byte ranges cut at line ends, one per global worker
+ *   FILE parallel    byte ranges cut at line ends, one per global worker; when
+ *                    no step can tell the order (dfc_source_args.unordered),
+ *                    one per process, which its workers take in chunks
  *   DIR              one partition per file (sorted by name), file i on worker i % total
  *   CSV, STDIN       one partition, global worker 0
  *   RANGE            n split into contiguous runs, one per global worker
@@ -26,10 +28,23 @@ int dfci_errf(char *err, size_t errlen, const char *fmt, ...) DFC_PRINTF(3, 4);
 
 typedef struct dfci_source dfci_source;
 
+/* How the `workers` of process `process` (of `processes`) share an unordered
+ * parallel FILE: the process owns byte range `process` of `processes`, and
+ * *taken says how much of it the workers have taken so far (0 at start).
+ * min: the smallest chunk in bytes (0: 1 MiB; tests use a few bytes). */
+typedef struct dfci_chunking {
+    int process, processes, workers;
+    _Atomic int64_t *taken;
+    int64_t min;
+} dfci_chunking;
+
 /* Returns NULL with a message in err ("cannot open 'x': No such file...")
- * when the source cannot be opened. */
+ * when the source cannot be opened.  chunking: this process's shared
+ * chunks of the source, used when args->unordered; NULL: one range per
+ * worker. */
 dfci_source *dfci_source_open(const dfc_source_desc *desc, const dfc_source_args *args,
-                              int worker, int total_workers, char *err, size_t errlen);
+                              int worker, int total_workers, const dfci_chunking *chunking,
+                              char *err, size_t errlen);
 /* Reads one batch (about 64 KiB of lines, or 4096 range items) and pushes it
  * through the desc's push_* callback.  Returns 1 when more may follow, 0 when
  * exhausted (a call that returns 0 pushed nothing), -1 on a read error or a
@@ -71,6 +86,7 @@ typedef struct dfci_rbuf {
     int fd;
     char *buf;
     size_t cap, beg, len;
+    size_t max_read; /* 0: a read may fill the buffer; else at most this much */
     bool eof;
 } dfci_rbuf;
 /* Moves buf[beg, len) to the front (so indexes drop by the old beg), grows
@@ -80,9 +96,11 @@ int dfci_rbuf_fill(dfci_rbuf *r, const char *what, char *err, size_t errlen);
 
 /* Line readers (FILE, FILE parallel, DIR, STDIN): push_lines batches. */
 typedef struct dfci_lines dfci_lines;
-/* Lines of path that start inside byte range `part` of `parts` (0 of 1: all). */
-dfci_lines *dfci_lines_open_file(const char *path, int part, int parts, char *err,
-                                 size_t errlen);
+/* Lines of path that start inside byte range `part` of `parts` (0 of 1: all);
+ * with chunking, those of the chunks of the process's range that this
+ * reader takes (part and parts are ignored). */
+dfci_lines *dfci_lines_open_file(const char *path, int part, int parts,
+                                 const dfci_chunking *chunking, char *err, size_t errlen);
 /* Files of dir matching glob, sorted by name, those with index % total == worker. */
 dfci_lines *dfci_lines_open_dir(const char *dir, const char *glob, int worker, int total,
                                 char *err, size_t errlen);

@@ -105,6 +105,7 @@ int dfci_run(const dfc_flow *flow, const char *prog, const dfci_options *o)
      * from the params; a dfc_fail inside lands on setup_rt.jb. */
     dfc_worker *setup = calloc(1, sizeof *setup);
     dfc_source_args *sargs = calloc((size_t)flow->nsources + 1, sizeof *sargs);
+    _Atomic int64_t *taken = calloc((size_t)flow->nsources + 1, sizeof *taken);
     dfc_str *spaths = calloc((size_t)flow->nsinks + 1, sizeof *spaths);
     dfc_worker *ws = dfci_calloc_aligned((size_t)W, sizeof *ws);
     pthread_t *th = calloc((size_t)W, sizeof *th);
@@ -115,12 +116,14 @@ int dfci_run(const dfc_flow *flow, const char *prog, const dfci_options *o)
     dfci_cluster *cluster = NULL;
     int sig = 0; /* the signal that interrupted a cluster run */
     if (clustered) dfci_signals_start(&p); /* before any other thread */
-    if (!setup || !sargs || !spaths || !ws || !th || !inboxes) {
+    if (!setup || !sargs || !taken || !spaths || !ws || !th || !inboxes) {
         dfci_abort(&p, "out of memory");
         goto done;
     }
     for (int i = 0; i < flow->nsources; i++) sargs[i].glob = DFC_STR_LIT("*");
     p.source_args = sargs;
+    for (int i = 0; i < flow->nsources; i++) atomic_init(&taken[i], 0);
+    p.source_taken = taken;
 
     for (; ninbox < W; ninbox++)
         if (dfci_inbox_init(&inboxes[ninbox]) != 0) {
@@ -201,6 +204,7 @@ done:
         if (setup && setup->rt) dfci_worker_destroy(setup);
         free(setup);
         free(sargs);
+        free(taken);
         free(spaths);
         free(ws);
         free(th);

@@ -35,7 +35,8 @@ static char *cstr(dfc_str s, const char *what, char *err, size_t errlen)
 }
 
 dfci_source *dfci_source_open(const dfc_source_desc *desc, const dfc_source_args *args,
-                              int worker, int total_workers, char *err, size_t errlen)
+                              int worker, int total_workers, const dfci_chunking *chunking,
+                              char *err, size_t errlen)
 {
     if (total_workers < 1 || worker < 0 || worker >= total_workers) {
         dfci_errf(err, errlen, "source: worker %d of %d", worker, total_workers);
@@ -50,9 +51,10 @@ dfci_source *dfci_source_open(const dfc_source_desc *desc, const dfc_source_args
         if (!args->parallel && worker != 0) break;
         if (!(path = cstr(args->path, "path", err, errlen))) goto fail;
         if (args->parallel)
-            s->lines = dfci_lines_open_file(path, worker, total_workers, err, errlen);
+            s->lines = dfci_lines_open_file(path, worker, total_workers,
+                                            args->unordered ? chunking : NULL, err, errlen);
         else
-            s->lines = dfci_lines_open_file(path, 0, 1, err, errlen);
+            s->lines = dfci_lines_open_file(path, 0, 1, NULL, err, errlen);
         if (!s->lines) goto fail;
         break;
     case DFC_SRC_DIR:

@@ -16,12 +16,23 @@
  * `start` is kept); it reads past its end to finish its last line.  The last
  * part has no end, so a file that reports size 0 (/proc) or is not a regular
  * file is read whole by one worker.
+ *
+ * Chunks (dfci_chunking, for a flow that cannot tell the order of the
+ * lines): the process's range is cut further, and each of its workers takes
+ * the next chunk whenever it has finished one, from a shared atomic count
+ * of the bytes taken.  A chunk is a range like any other (it owns the lines
+ * starting inside it).  Chunks shrink as the range runs out — a quarter of
+ * what is left per worker, but at least 1 MiB (CHUNK_MIN) — so the first are
+ * big and the workers end within about 1 MiB of work of each other, however
+ * unevenly fast their cores run.  A read stops a little past the chunk's
+ * end instead of filling the buffer.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +47,8 @@
 #ifndef DFCI_BATCH_BYTES
 #define DFCI_BATCH_BYTES (64 * 1024) /* bytes of lines handed over per batch */
 #endif
+#define CHUNK_MIN (1 << 20) /* the smallest chunk of a shared range, unless told */
+#define CHUNK_OVERREAD (64 * 1024) /* read past a chunk's end, for its last line */
 
 int64_t dfci_part_bound(int64_t n, int k, int parts)
 {
@@ -62,8 +75,10 @@ int dfci_rbuf_fill(dfci_rbuf *r, const char *what, char *err, size_t errlen)
         r->buf = b;
         r->cap = cap;
     }
+    size_t want = r->cap - r->len;
+    if (r->max_read && want > r->max_read) want = r->max_read;
     for (;;) {
-        ssize_t k = read(r->fd, r->buf + r->len, r->cap - r->len);
+        ssize_t k = read(r->fd, r->buf + r->len, want);
         if (k < 0 && errno == EINTR) continue;
         if (k < 0) {
             dfci_errf(err, errlen, "read error on '%s': %s", what, strerror(errno));
@@ -82,6 +97,9 @@ struct dfci_lines {
     char **paths;   /* files to read in order: one FILE, or this worker's DIR files */
     size_t npaths, next;
     int part, parts; /* byte range of a FILE (0 of 1: the whole file) */
+    dfci_chunking chunking; /* taken == NULL: the range is read whole */
+    int64_t range_lo, range_len; /* chunks: the process's range */
+    bool range_open;             /* chunks: it is the file's last range (no end) */
     bool is_stdin;
     bool open;      /* a file is being read */
     dfci_rbuf r;
@@ -110,8 +128,8 @@ static char *str_dup(const char *s)
     return p;
 }
 
-dfci_lines *dfci_lines_open_file(const char *path, int part, int parts, char *err,
-                                 size_t errlen)
+dfci_lines *dfci_lines_open_file(const char *path, int part, int parts,
+                                 const dfci_chunking *chunking, char *err, size_t errlen)
 {
     /* Open now so a missing file is an error at start-up. */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -125,6 +143,13 @@ dfci_lines *dfci_lines_open_file(const char *path, int part, int parts, char *er
     l->npaths = 1;
     l->part = part;
     l->parts = parts > 0 ? parts : 1;
+    if (chunking && chunking->taken) {
+        l->chunking = *chunking;
+        l->part = chunking->process;
+        l->parts = chunking->processes > 0 ? chunking->processes : 1;
+        if (l->chunking.workers < 1) l->chunking.workers = 1;
+        if (l->chunking.min < 1) l->chunking.min = CHUNK_MIN;
+    }
     l->r.fd = fd;
     return l;
 }
@@ -218,6 +243,61 @@ void dfci_lines_close(dfci_lines *l)
     free(l);
 }
 
+/* Positions the reader to read the lines that start at or after `start`:
+ * just past the first '\n' at or after start - 1. */
+static int seek_line(dfci_lines *l, int64_t start, char *err, size_t errlen)
+{
+    l->r.beg = l->r.len = 0;
+    l->r.eof = false;
+    l->scan = 0;
+    l->off = 0;
+    l->skip = false;
+    if (start <= 0 && !l->chunking.taken) return 0; /* at the start already */
+    if (lseek(l->r.fd, (off_t)(start > 0 ? start - 1 : 0), SEEK_SET) < 0) {
+        dfci_errf(err, errlen, "cannot seek in '%s': %s", l->paths[l->next], strerror(errno));
+        return -1;
+    }
+    if (start > 0) {
+        l->off = start - 1;
+        l->skip = true;
+    }
+    return 0;
+}
+
+/* Takes the next chunk of the process's range and positions the reader at
+ * it; with none left, this worker's part of the file is at its end. */
+static int next_chunk(dfci_lines *l, char *err, size_t errlen)
+{
+    int64_t at = atomic_load_explicit(l->chunking.taken, memory_order_relaxed), take;
+    do {
+        if (at >= l->range_len) {
+            l->r.beg = l->r.len = 0;
+            l->scan = 0;
+            l->skip = false;
+            l->limit = INT64_MAX;
+            l->r.eof = true;
+            return 0;
+        }
+        int64_t left = l->range_len - at;
+        take = left / (4 * (int64_t)l->chunking.workers);
+        if (take < l->chunking.min) take = l->chunking.min;
+        if (take > left) take = left;
+    } while (!atomic_compare_exchange_weak_explicit(l->chunking.taken, &at, at + take,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    l->limit = at + take == l->range_len && l->range_open ? INT64_MAX : l->range_lo + at + take;
+    return seek_line(l, l->range_lo + at, err, errlen);
+}
+
+/* Before a read of a chunk: stop a little past its end (the bytes after it
+ * are another chunk's, read again by whoever takes that one). */
+static void bound_read(dfci_lines *l)
+{
+    dfci_rbuf *r = &l->r;
+    if (!l->chunking.taken || l->limit == INT64_MAX) return;
+    int64_t left = l->limit - (l->off + (int64_t)(r->len - r->beg)); /* past the buffered bytes */
+    r->max_read = left > 0 ? (size_t)left + CHUNK_OVERREAD : CHUNK_OVERREAD;
+}
+
 /* Positions a newly opened file at the start of its byte range. */
 static int start_file(dfci_lines *l, char *err, size_t errlen)
 {
@@ -229,15 +309,18 @@ static int start_file(dfci_lines *l, char *err, size_t errlen)
     l->limit = INT64_MAX;
     l->skip = false;
     l->open = true;
-    if (l->parts <= 1) return 0;
+    if (l->parts <= 1 && !l->chunking.taken) return 0;
     struct stat st;
     if (fstat(l->r.fd, &st) != 0) {
         dfci_errf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        /* No byte ranges in a pipe: part 0 reads it all. */
-        if (l->part != 0) l->r.eof = true;
+        /* No byte ranges in a pipe: part 0 reads it all (with chunks, the
+         * first of its workers to get here). */
+        int64_t none = 0;
+        if (l->part != 0 || (l->chunking.taken && !atomic_compare_exchange_strong(l->chunking.taken, &none, 1)))
+            l->r.eof = true;
         return 0;
     }
     int64_t size = (int64_t)st.st_size;
@@ -249,15 +332,14 @@ static int start_file(dfci_lines *l, char *err, size_t errlen)
             return 0;
         }
     }
-    if (start > 0) {
-        if (lseek(l->r.fd, (off_t)(start - 1), SEEK_SET) < 0) {
-            dfci_errf(err, errlen, "cannot seek in '%s': %s", path, strerror(errno));
-            return -1;
-        }
-        l->off = start - 1;
-        l->skip = true;
+    if (l->chunking.taken) {
+        l->range_lo = start;
+        l->range_len = (l->limit == INT64_MAX ? size : l->limit) - start;
+        l->range_open = l->limit == INT64_MAX;
+        if (l->range_open && l->range_len < 1) l->range_len = 1; /* size 0 (/proc): one reads it all */
+        return next_chunk(l, err, errlen);
     }
-    return 0;
+    return seek_line(l, start, err, errlen);
 }
 
 /* Done with the current file (the buffer stays: the batch may point into it). */
@@ -321,12 +403,18 @@ int dfci_lines_next(dfci_lines *l, dfc_worker *w, const dfc_source_desc *desc, c
                 end_file(l);
                 continue;
             }
+            bound_read(l);
             if (dfci_rbuf_fill(r, what, err, errlen) < 0) return -1;
             l->scan = r->beg;
             continue;
         }
         if (l->off >= l->limit) { /* the next line belongs to the next range */
-            end_file(l);
+            if (!l->chunking.taken) {
+                end_file(l);
+                continue;
+            }
+            if (n > 0) break; /* the batch points into the buffer */
+            if (next_chunk(l, err, errlen) != 0) return -1;
             continue;
         }
         char *nl = r->len > l->scan ? memchr(r->buf + l->scan, '\n', r->len - l->scan) : NULL;
@@ -351,6 +439,7 @@ int dfci_lines_next(dfci_lines *l, dfc_worker *w, const dfc_source_desc *desc, c
         }
         if (n > 0) break; /* hand over what we have before the buffer moves */
         size_t shift = r->beg;
+        bound_read(l);
         if (dfci_rbuf_fill(r, what, err, errlen) < 0) return -1;
         l->scan -= shift;
     }

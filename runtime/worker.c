@@ -104,8 +104,10 @@ static void worker_open(dfc_worker *w)
     const dfc_flow *f = p->flow;
     char err[DFCI_ERRLEN];
     for (int i = 0; i < f->nsources; i++) {
+        dfci_chunking chunks = {p->process_id, p->processes, p->workers_per_process,
+                                p->source_taken ? &p->source_taken[i] : NULL, 0};
         rt->src[i] = dfci_source_open(&f->sources[i], &p->source_args[i], w->index,
-                                      w->total_workers, err, sizeof err);
+                                      w->total_workers, &chunks, err, sizeof err);
         if (!rt->src[i]) dfci_fail_step(w, f->sources[i].step, "%s", err);
         rt->src_live++;
     }

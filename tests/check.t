@@ -186,6 +186,30 @@ for i, s in ipairs(plan.steps) do ids[i] = s.id end
 t.is(table.concat(ids, " "), "words.input words.map words.map.2 keep words.map.3 words.output",
   "step ids follow <binding>.<operator> with .2 for repeats")
 
+-- Which parallel files are read in shared chunks (plan.sources[i].unordered):
+-- only those whose lines reach steps that cannot tell their order or worker.
+local function chunked(body)
+  local src = "extern tick(str) -> str\nparam f: str = \"x\"\nlines = input file(f, parallel = true)\n" .. body
+  local plan, d = driver.run(src, {file = "t.flow", stop = "plan"})
+  if not plan then return "error: " .. d:render() end
+  return plan.sources[1].unordered and "chunks" or "ranges"
+end
+for _, c in ipairs({
+  {"lines | flat_map(l => split(l, \" \")) | key_on(w => w) | count_final | output stdout", "chunks", "wordcount"},
+  {"lines | count_final(l => l) | output stdout", "chunks", "count_final with a key function"},
+  {"lines | map(l => (l, len(l))) | max_final | output stdout\nlines | key_on(l => l) | min_final | output discard", "chunks", "max_final of i64, min_final of str, two branches"},
+  {"hi, lo = lines | branch(l => len(l) > 3)\nmerge(hi, lo) | filter(l => l != \"\") | output discard", "chunks", "branch, merge, discard"},
+  {"lines | output stdout", "ranges", "an output shows the order"},
+  {"lines | map(l => (l, float(len(l)))) | max_final | output stdout", "ranges", "max_final of f64 (NaN, -0.0)"},
+  {"lines | map(l => (l, int(l))) | count_final | output stdout", "ranges", "a step that can fail (which error ends the run)"},
+  {"lines | map(l => tick(l)) | count_final(l => l) | output stdout", "ranges", "an extern call"},
+  {"lines | inspect | count_final(l => l) | output stdout", "ranges", "inspect prints"},
+  {"lines | key_on(l => l) | fold_final(\"\", (a, l) => a .. l) | output stdout", "ranges", "fold_final's function may depend on order"},
+  {"lines | count_final(l => l) | output stdout\nlines | output stdout", "ranges", "one branch that shows the order is enough"},
+}) do
+  t.is(chunked(c[1]), c[2], "parallel file read in " .. c[2] .. ": " .. c[3])
+end
+
 -- The command: exit 1, only diagnostics on stderr, nothing from cc.
 local tmp = os.tmpname()
 local f = io.open(tmp .. ".flow", "w")

@@ -70,7 +70,7 @@ static void write_file(const char *data, size_t n)
 static int read_csv(int k, int T)
 {
     dfc_source_args a = {.path = {path, (int64_t)strlen(path)}};
-    dfci_source *s = dfci_source_open(&desc_csv, &a, k, T, err, sizeof err);
+    dfci_source *s = dfci_source_open(&desc_csv, &a, k, T, NULL, err, sizeof err);
     if (!s) return -1;
     int rc;
     while ((rc = dfci_source_next(s, &W, err, sizeof err)) == 1) {
@@ -200,7 +200,7 @@ int main(void)
         const char *bad = "h\n1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n15\n16\n17\nx\"\n";
         write_file(bad, strlen(bad));
         dfc_source_args a = {.path = {path, (int64_t)strlen(path)}};
-        dfci_source *s = dfci_source_open(&desc_csv, &a, 0, 1, err, sizeof err);
+        dfci_source *s = dfci_source_open(&desc_csv, &a, 0, 1, NULL, err, sizeof err);
         got.len = 0;
         int rc;
         while ((rc = dfci_source_next(s, &W, err, sizeof err)) == 1) {

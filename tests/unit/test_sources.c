@@ -105,7 +105,7 @@ static void reference(const char *data, size_t n, dfc_buf *out)
 /* Reads a whole source as worker k of T into got (appending).  -1 on error. */
 static int read_all(const dfc_source_desc *d, dfc_source_args *a, int k, int T)
 {
-    dfci_source *s = dfci_source_open(d, a, k, T, err, sizeof err);
+    dfci_source *s = dfci_source_open(d, a, k, T, NULL, err, sizeof err);
     if (!s) return -1;
     int rc;
     while ((rc = dfci_source_next(s, &W, err, sizeof err)) == 1) {
@@ -143,6 +143,78 @@ static int check_parallel(const char *path, const char *data, size_t n, int maxT
             if (read_all(&desc_file, &a, k, T) != 0) bad++;
         if (!same(&got, &ref)) bad++;
     }
+    dfc_buf_free(&ref);
+    return bad;
+}
+
+/* The lines of b ("line\n" each), sorted: a multiset to compare. */
+static int cmp_line(const void *x, const void *y)
+{
+    const dfc_str *a = x, *b = y;
+    int64_t n = a->len < b->len ? a->len : b->len;
+    int c = n ? memcmp(a->ptr, b->ptr, (size_t)n) : 0;
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+static void sort_lines(dfc_buf *b)
+{
+    size_t n = 0, cap = 16;
+    dfc_str *v = malloc(cap * sizeof *v);
+    const char *p = (const char *)b->data, *end = p + b->len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (n == cap) v = realloc(v, (cap *= 2) * sizeof *v);
+        v[n++] = (dfc_str){p, (int64_t)(nl - p)};
+        p = nl + 1;
+    }
+    qsort(v, n, sizeof *v, cmp_line);
+    dfc_buf out = {0};
+    for (size_t i = 0; i < n; i++) {
+        dfc_buf_put(&out, v[i].ptr, (size_t)v[i].len);
+        dfc_buf_put_u8(&out, '\n');
+    }
+    free(v);
+    dfc_buf_free(b);
+    *b = out;
+}
+
+/* An unordered parallel FILE in chunks of at least `min` bytes: P processes
+ * of K workers each, the workers of a process sharing one count of bytes
+ * taken and reading a batch each in turn (so their chunks interleave).
+ * Together they must read every line exactly once. */
+static int check_chunks(const char *path, const char *data, size_t n, int P, int K, int64_t min)
+{
+    dfc_buf ref = {0};
+    reference(data, n, &ref);
+    sort_lines(&ref);
+    dfc_source_args a = {.path = S(path), .parallel = true, .unordered = true};
+    _Atomic int64_t taken[8];
+    dfci_source *s[64];
+    int bad = 0, live = 0;
+    got.len = 0;
+    for (int p = 0; p < P; p++) {
+        atomic_init(&taken[p], 0);
+        for (int k = 0; k < K; k++) {
+            dfci_chunking c = {p, P, K, &taken[p], min};
+            if (!(s[live++] = dfci_source_open(&desc_file, &a, p * K + k, P * K, &c, err, sizeof err))) bad++;
+        }
+    }
+    for (int more = 1; more && !bad;) {
+        more = 0;
+        for (int i = 0; i < P * K; i++) {
+            if (!s[i]) continue;
+            int rc = dfci_source_next(s[i], &W, err, sizeof err);
+            if (rc < 0) bad++;
+            if (rc == 1) {
+                more = 1;
+                continue;
+            }
+            dfci_source_close(s[i]);
+            s[i] = NULL;
+        }
+    }
+    for (int i = 0; i < P * K; i++) dfci_source_close(s[i]);
+    sort_lines(&got);
+    if (!same(&got, &ref)) bad++;
     dfc_buf_free(&ref);
     return bad;
 }
@@ -250,7 +322,7 @@ int main(void)
 
     /* ---- FILE parallel: exhaustive on random files ---- */
     {
-        int bad = 0, files = 0;
+        int bad = 0, chunk_bad = 0, files = 0;
         static const char alphabet[] = "ab\n\n\r";
         char data[400];
         for (int f = 0; f < 400; f++) {
@@ -267,10 +339,15 @@ int main(void)
             if (n && rnd() % 2) data[n - 1] = '\n';
             write_file(tmp_path("rand"), data, n);
             bad += check_parallel(tmp_path("rand"), data, n, 7);
+            for (int P = 1; P <= 3; P++)
+                for (int K = 1; K <= 3; K++) chunk_bad += check_chunks(tmp_path("rand"), data, n, P, K, 1 + (int64_t)(rnd() % 9));
             files++;
         }
         t_ok(bad == 0, "parallel FILE: %d random files, T = 1..7, every line exactly once",
              files);
+        t_ok(chunk_bad == 0,
+             "unordered parallel FILE: %d random files in chunks of 1..9 bytes taken in turns, "
+             "1..3 processes of 1..3 workers, every line exactly once", files);
         /* more workers than lines */
         write_file(tmp_path("few"), "a\nb\n", 4);
         t_ok(check_parallel(tmp_path("few"), "a\nb\n", 4, 7) == 0, "2 lines on up to 7 workers");
@@ -291,6 +368,19 @@ int main(void)
         for (int k = 0; k < 3; k++) rc |= read_all(&desc_file, &a, k, 3);
         t_ok(rc == 0 && whole.len > 0 && same(&got, &whole),
              "parallel FILE of /proc/version (size 0) is read once");
+        got.len = 0;
+        _Atomic int64_t taken;
+        atomic_init(&taken, 0);
+        a.unordered = true;
+        for (int k = 0; k < 3; k++) {
+            dfci_chunking c = {0, 1, 3, &taken, 0};
+            dfci_source *s = dfci_source_open(&desc_file, &a, k, 3, &c, err, sizeof err);
+            while (s && (rc = dfci_source_next(s, &W, err, sizeof err)) == 1) {
+            }
+            if (!s) rc = -1;
+            dfci_source_close(s);
+        }
+        t_ok(rc == 0 && same(&got, &whole), "the same in shared chunks: read once");
         dfc_buf_free(&whole);
     }
 
