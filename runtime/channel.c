@@ -243,8 +243,13 @@ void dfci_flush_chan(dfc_worker *w, int chan)
 
 bool dfci_flush_all(dfc_worker *w)
 {
-    bool sent = false;
     for (int c = 0; c < w->rt->proc->flow->nchannels; c++) combine_flush(w, c);
+    return dfci_flush_out(w);
+}
+
+bool dfci_flush_out(dfc_worker *w)
+{
+    bool sent = false;
     size_t n = (size_t)w->rt->proc->flow->nchannels * (size_t)w->total_workers;
     for (size_t i = 0; i < n; i++) {
         if (w->outcounts[i]) {

@@ -195,7 +195,13 @@ void *dfci_worker_thread(void *arg); /* arg: dfc_worker* */
 void dfci_set_epoch(dfc_worker *w, int64_t epoch);
 
 /* channel.c */
-bool dfci_flush_all(dfc_worker *w); /* true if something was sent */
+/* Sends every buffered message; true if something was sent.  dfci_flush_all
+ * first hands over what combining steps hold (before an epoch ends, at the
+ * end); dfci_flush_out does not (an idle worker: partial values are only
+ * needed once the channel's frontier moves, and handing them over means a
+ * pass over the step's table). */
+bool dfci_flush_all(dfc_worker *w);
+bool dfci_flush_out(dfc_worker *w);
 void dfci_flush_chan(dfc_worker *w, int chan);
 void dfci_send(dfc_worker *w, dfci_msg *m); /* fails the run on a send error */
 bool dfci_backpressured(dfc_worker *w);

@@ -209,7 +209,7 @@ static void worker_loop(dfc_worker *w)
             }
         }
         if (!busy) {
-            if (dfci_flush_all(w)) continue;
+            if (dfci_flush_out(w)) continue;
             dfci_inbox_wait(&p->inboxes[w->local_index],
                             held ? DFCI_BACKPRESSURE_WAIT_MS : DFCI_IDLE_WAIT_MS);
         }
