@@ -293,7 +293,11 @@ static int next_chunk(dfci_lines *l, char *err, size_t errlen)
 static void bound_read(dfci_lines *l)
 {
     dfci_rbuf *r = &l->r;
-    if (!l->chunking.taken || l->limit == INT64_MAX) return;
+    if (!l->chunking.taken) return;
+    if (l->limit == INT64_MAX) { /* the file's last chunk: to the end */
+        r->max_read = 0;
+        return;
+    }
     int64_t left = l->limit - (l->off + (int64_t)(r->len - r->beg)); /* past the buffered bytes */
     r->max_read = left > 0 ? (size_t)left + CHUNK_OVERREAD : CHUNK_OVERREAD;
 }
