@@ -663,7 +663,7 @@ function CG:source(n)
   if n.count then r[#r + 1] = string.format("    src[%d].n = %s;", k, CE.expr(self, n.count)) end
   if n.parallel then r[#r + 1] = string.format("    src[%d].parallel = true;", k) end
   if n.unordered then
-    r[#r + 1] = string.format("    src[%d].unordered = true; /* nothing downstream can tell the order of its lines: read in shared chunks */", k)
+    r[#r + 1] = string.format("    src[%d].unordered = true; /* nothing downstream can tell the order of its items: shared chunks */", k)
   end
 end
 

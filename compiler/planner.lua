@@ -123,16 +123,17 @@ function M.plan(prog, d, source_text)
     end
   end
 
-  -- A parallel file whose lines reach only steps that cannot tell in which
-  -- order, or on which worker, they came may be read in chunks that the
-  -- workers of a process take as they go (source_lines.c), which keeps
-  -- them equally busy; "one range per worker" (SPEC §3) is kept for every
-  -- other flow.  Such steps pass each item on by itself with a function
-  -- that cannot fail (so not even which error ends a run can change) and
-  -- calls no extern, or are order-free ends: count_final, max/min_final
-  -- over i64 or str (a float max can depend on order: NaN, -0.0), discard.
+  -- A parallel file or a range whose items reach only steps that cannot
+  -- tell in which order, or on which worker, they came may be read in
+  -- chunks that the workers of a process take as they go (source.c,
+  -- source_lines.c), which keeps them equally busy; "one range per worker"
+  -- (SPEC §3) is kept for every other flow.  Such steps pass each item on
+  -- by itself with a function that cannot fail (so not even which error
+  -- ends a run can change) and calls no extern, or are order-free ends:
+  -- count_final, max/min_final over i64 or str (a float max can depend on
+  -- order: NaN, -0.0), discard.
   for _, n in ipairs(sources) do
-    if n.parallel then n.unordered = M.order_free(n) end
+    if n.parallel or n.source == "range" then n.unordered = M.order_free(n) end
   end
 
   -- Upstream channels: those whose consumer is an ancestor of this one.

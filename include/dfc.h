@@ -614,9 +614,9 @@ typedef struct dfc_source_args {
     dfc_str glob;  /* DIR: file name pattern (fnmatch), "*" by default */
     int64_t n;     /* RANGE */
     bool parallel; /* FILE: byte ranges, one per worker */
-    bool unordered; /* FILE parallel, set by the compiler when no step downstream
-                     * can tell the order of the lines or which worker read them:
-                     * the workers of a process take its range in chunks */
+    bool unordered; /* FILE parallel, RANGE: set by the compiler when no step
+                     * downstream can tell the order of the items or which worker
+                     * read them: the workers of a process take its part in chunks */
 } dfc_source_args;
 
 typedef struct dfc_source_desc {

@@ -10,7 +10,8 @@
  *                    one per process, which its workers take in chunks
  *   DIR              one partition per file (sorted by name), file i on worker i % total
  *   CSV, STDIN       one partition, global worker 0
- *   RANGE            n split into contiguous runs, one per global worker
+ *   RANGE            n split into contiguous runs, one per global worker; when
+ *                    unordered, one per process, which its workers take in chunks
  * A worker with no partition gets a source that is exhausted at once.
  *
  * Sinks are opened once per process (dfci_sinks) and each worker has local,
@@ -29,14 +30,21 @@ int dfci_errf(char *err, size_t errlen, const char *fmt, ...) DFC_PRINTF(3, 4);
 typedef struct dfci_source dfci_source;
 
 /* How the `workers` of process `process` (of `processes`) share an unordered
- * parallel FILE: the process owns byte range `process` of `processes`, and
- * *taken says how much of it the workers have taken so far (0 at start).
- * min: the smallest chunk in bytes (0: 1 MiB; tests use a few bytes). */
+ * source (a parallel FILE or a RANGE): the process owns part `process` of
+ * `processes` (bytes or numbers), and *taken says how much of it the
+ * workers have taken so far (0 at start).  min: the smallest chunk (0: the
+ * source's default; tests use a few). */
 typedef struct dfci_chunking {
     int process, processes, workers;
     _Atomic int64_t *taken;
     int64_t min;
 } dfci_chunking;
+/* Takes the next chunk of a part of `len` that c shares out: a quarter of
+ * what is left per worker, but at least c->min (or what is left), so the
+ * first chunks are big and the workers end within one small chunk of each
+ * other however unevenly fast they run.  False when all is taken; else the
+ * chunk is [*at, *at + *take) of the part. */
+bool dfci_chunk_take(const dfci_chunking *c, int64_t len, int64_t *at, int64_t *take);
 
 /* Returns NULL with a message in err ("cannot open 'x': No such file...")
  * when the source cannot be opened.  chunking: this process's shared

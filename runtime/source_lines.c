@@ -19,12 +19,9 @@
  *
  * Chunks (dfci_chunking, for a flow that cannot tell the order of the
  * lines): the process's range is cut further, and each of its workers takes
- * the next chunk whenever it has finished one, from a shared atomic count
- * of the bytes taken.  A chunk is a range like any other (it owns the lines
- * starting inside it).  Chunks shrink as the range runs out — a quarter of
- * what is left per worker, but at least 1 MiB (CHUNK_MIN) — so the first are
- * big and the workers end within about 1 MiB of work of each other, however
- * unevenly fast their cores run.  A read stops a little past the chunk's
+ * the next chunk whenever it has finished one (dfci_chunk_take, source.c),
+ * at least 1 MiB (CHUNK_MIN).  A chunk is a range like any other (it owns
+ * the lines starting inside it).  A read stops a little past the chunk's
  * end instead of filling the buffer.
  */
 #define _GNU_SOURCE
@@ -147,7 +144,6 @@ dfci_lines *dfci_lines_open_file(const char *path, int part, int parts,
         l->chunking = *chunking;
         l->part = chunking->process;
         l->parts = chunking->processes > 0 ? chunking->processes : 1;
-        if (l->chunking.workers < 1) l->chunking.workers = 1;
         if (l->chunking.min < 1) l->chunking.min = CHUNK_MIN;
     }
     l->r.fd = fd;
@@ -268,22 +264,15 @@ static int seek_line(dfci_lines *l, int64_t start, char *err, size_t errlen)
  * it; with none left, this worker's part of the file is at its end. */
 static int next_chunk(dfci_lines *l, char *err, size_t errlen)
 {
-    int64_t at = atomic_load_explicit(l->chunking.taken, memory_order_relaxed), take;
-    do {
-        if (at >= l->range_len) {
-            l->r.beg = l->r.len = 0;
-            l->scan = 0;
-            l->skip = false;
-            l->limit = INT64_MAX;
-            l->r.eof = true;
-            return 0;
-        }
-        int64_t left = l->range_len - at;
-        take = left / (4 * (int64_t)l->chunking.workers);
-        if (take < l->chunking.min) take = l->chunking.min;
-        if (take > left) take = left;
-    } while (!atomic_compare_exchange_weak_explicit(l->chunking.taken, &at, at + take,
-                                                    memory_order_relaxed, memory_order_relaxed));
+    int64_t at, take;
+    if (!dfci_chunk_take(&l->chunking, l->range_len, &at, &take)) {
+        l->r.beg = l->r.len = 0;
+        l->scan = 0;
+        l->skip = false;
+        l->limit = INT64_MAX;
+        l->r.eof = true;
+        return 0;
+    }
     l->limit = at + take == l->range_len && l->range_open ? INT64_MAX : l->range_lo + at + take;
     return seek_line(l, l->range_lo + at, err, errlen);
 }

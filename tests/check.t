@@ -194,6 +194,16 @@ local function chunked(body)
   if not plan then return "error: " .. d:render() end
   return plan.sources[1].unordered and "chunks" or "ranges"
 end
+local function range_chunked(body)
+  local plan, d = driver.run("nums = input range(100)\n" .. body, {file = "t.flow", stop = "plan"})
+  if not plan then return "error: " .. d:render() end
+  return plan.sources[1].unordered and "chunks" or "ranges"
+end
+t.is(range_chunked("nums | key_on(x => str(x % 10)) | count_final | output stdout"), "chunks",
+  "range read in chunks: keyed count")
+t.is(range_chunked("nums | map(x => x * 2) | output stdout"), "ranges", "range read in ranges: an output shows the order")
+t.is(range_chunked("nums | key_on(x => \"all\") | fold_final(0, (a, x) => a + x) | output stdout"), "ranges",
+  "range read in ranges: fold_final")
 for _, c in ipairs({
   {"lines | flat_map(l => split(l, \" \")) | key_on(w => w) | count_final | output stdout", "chunks", "wordcount"},
   {"lines | count_final(l => l) | output stdout", "chunks", "count_final with a key function"},

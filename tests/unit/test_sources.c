@@ -48,8 +48,12 @@ static void push_lines(dfc_worker *w, const dfc_str *lines, size_t n)
     size_t before_last = n ? bytes - (size_t)lines[n - 1].len - 1 : 0;
     if (before_last > max_batch) max_batch = before_last;
 }
+static unsigned char *range_seen; /* when set: how often each number came */
+static int64_t range_seen_n;
 static void push_range(dfc_worker *w, int64_t lo, int64_t hi)
 {
+    for (int64_t x = lo; range_seen && x < hi; x++)
+        if (x >= 0 && x < range_seen_n && range_seen[x] < 255) range_seen[x]++;
     if (nranges < 64) {
         range_lo[nranges] = lo;
         range_hi[nranges] = hi;
@@ -177,33 +181,32 @@ static void sort_lines(dfc_buf *b)
     *b = out;
 }
 
-/* An unordered parallel FILE in chunks of at least `min` bytes: P processes
- * of K workers each, the workers of a process sharing one count of bytes
- * taken and reading a batch each in turn (so their chunks interleave).
- * Together they must read every line exactly once. */
-static int check_chunks(const char *path, const char *data, size_t n, int P, int K, int64_t min)
+/* Reads an unordered source as P processes of K workers, the workers of a
+ * process sharing one count of what is taken (chunks of at least `min`) and
+ * reading a batch each in turn, so that their chunks interleave.  Returns
+ * the number of failures; with ranges, also when a push is not one run of
+ * at most RANGE_CHUNK numbers. */
+static int read_in_turns(const dfc_source_desc *d, const dfc_source_args *a, int P, int K,
+                         int64_t min, bool ranges)
 {
-    dfc_buf ref = {0};
-    reference(data, n, &ref);
-    sort_lines(&ref);
-    dfc_source_args a = {.path = S(path), .parallel = true, .unordered = true};
     _Atomic int64_t taken[8];
     dfci_source *s[64];
-    int bad = 0, live = 0;
-    got.len = 0;
+    int bad = 0;
     for (int p = 0; p < P; p++) {
         atomic_init(&taken[p], 0);
         for (int k = 0; k < K; k++) {
             dfci_chunking c = {p, P, K, &taken[p], min};
-            if (!(s[live++] = dfci_source_open(&desc_file, &a, p * K + k, P * K, &c, err, sizeof err))) bad++;
+            if (!(s[p * K + k] = dfci_source_open(d, a, p * K + k, P * K, &c, err, sizeof err))) bad++;
         }
     }
     for (int more = 1; more && !bad;) {
         more = 0;
         for (int i = 0; i < P * K; i++) {
             if (!s[i]) continue;
+            nranges = 0;
             int rc = dfci_source_next(s[i], &W, err, sizeof err);
             if (rc < 0) bad++;
+            if (rc == 1 && ranges && (nranges != 1 || range_hi[0] - range_lo[0] > RANGE_CHUNK)) bad++;
             if (rc == 1) {
                 more = 1;
                 continue;
@@ -213,9 +216,37 @@ static int check_chunks(const char *path, const char *data, size_t n, int P, int
         }
     }
     for (int i = 0; i < P * K; i++) dfci_source_close(s[i]);
+    return bad;
+}
+
+/* An unordered parallel FILE in chunks of at least `min` bytes: every line
+ * exactly once. */
+static int check_chunks(const char *path, const char *data, size_t n, int P, int K, int64_t min)
+{
+    dfc_buf ref = {0};
+    reference(data, n, &ref);
+    sort_lines(&ref);
+    dfc_source_args a = {.path = S(path), .parallel = true, .unordered = true};
+    got.len = 0;
+    int bad = read_in_turns(&desc_file, &a, P, K, min, false);
     sort_lines(&got);
     if (!same(&got, &ref)) bad++;
     dfc_buf_free(&ref);
+    return bad;
+}
+
+/* An unordered RANGE n in chunks of at least `min` numbers: every number
+ * exactly once. */
+static int check_range_chunks(int64_t n, int P, int K, int64_t min)
+{
+    dfc_source_args a = {.n = n, .unordered = true};
+    range_seen_n = n > 0 ? n : 0;
+    range_seen = calloc((size_t)range_seen_n + 1, 1);
+    int bad = read_in_turns(&desc_range, &a, P, K, min, true);
+    for (int64_t x = 0; x < range_seen_n; x++)
+        if (range_seen[x] != 1) bad++;
+    free(range_seen);
+    range_seen = NULL;
     return bad;
 }
 
@@ -483,6 +514,13 @@ int main(void)
             ok &= dfci_part_bound(INT64_MAX, k, 7) < dfci_part_bound(INT64_MAX, k + 1, 7);
         ok &= dfci_part_bound(INT64_MAX, 1, 2) == INT64_MAX / 2;
         t_ok(ok, "part bounds of INT64_MAX do not overflow");
+        int bad = 0;
+        for (int64_t n = 0; n < 60; n += 7)
+            for (int P = 1; P <= 3; P++)
+                for (int K = 1; K <= 3; K++) bad += check_range_chunks(n, P, K, 1 + n % 4);
+        bad += check_range_chunks(300000, 2, 3, 0); /* default chunks, several of them */
+        t_ok(bad == 0, "unordered RANGE in chunks taken in turns, 1..3 processes of 1..3 workers: "
+                       "every number exactly once");
     }
 
     /* ---- clean up ---- */
