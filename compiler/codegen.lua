@@ -394,8 +394,9 @@ end
 -- The step computes the key and its hash; an item whose key this worker owns
 -- is applied to the state at once (apply_N), others are encoded for their
 -- owner, whose receiver applies them.  count_final, and max/min_final over
--- numbers, first combine items per key on the sending worker (comb_N) and
--- send one partial value per key when the runtime flushes the channel.
+-- numbers, first combine items per key on the sending worker (in tab_N
+-- itself, or in comb_N for a constant key) and send one partial value per
+-- key when the runtime flushes the channel.
 function CG:keyed_step(n, lam, add, in_t)
   local c, op = n.channel, n.op
   local tab, comb = "tab_" .. n.index, "comb_" .. n.index
