@@ -249,6 +249,17 @@ function M.can_fail(e)
   return false
 end
 
+-- Whether fn is (a, b) => a + b or (a, b) => b + a: with i64 operands (which
+-- wrap around) the fold of any grouping and order of the items is the same,
+-- so partial sums can be made apart and added up.
+function M.is_sum(fn)
+  if not fn or fn.tag ~= "lambda" or fn.mode ~= "args" or #fn.args ~= 2 then return false end
+  local b = fn.body
+  if b.tag ~= "binop" or b.op ~= "+" or b.lhs.tag ~= "var" or b.rhs.tag ~= "var" then return false end
+  local a, x = fn.args[1], fn.args[2]
+  return (b.lhs.ref == a and b.rhs.ref == x) or (b.lhs.ref == x and b.rhs.ref == a)
+end
+
 -- Whether e reaches outside the flow: a call of an extern C function, which
 -- may keep state of its own or print.
 function M.calls_out(e)

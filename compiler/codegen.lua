@@ -410,7 +410,11 @@ function CG:keyed_step(n, lam, add, in_t)
   local vt = op == "count_final" and T.i64 or n.value_type
   local vct = self:ctype(vt)
   local val_expr = op == "count_final" and "1" or "x.f1"
-  local combinable = op == "count_final" or ((op == "max_final" or op == "min_final") and not heap)
+  -- fold_final/reduce_final of an i64 sum ((acc, x) => acc + x) combine
+  -- like counts: i64 addition wraps, so any grouping gives the same sum.
+  local summing = (op == "fold_final" or op == "reduce_final") and CE.is_sum(n.fn) and
+    T.is(acc_t, "i64") and T.is(vt, "i64") and not (n.init and CE.can_fail(n.init))
+  local combinable = op == "count_final" or summing or ((op == "max_final" or op == "min_final") and not heap)
   local tab_entry = {name = tab, value = at, heap = drop, id = n.id}
   self.tables[#self.tables + 1] = tab_entry
   local src = n.inputs[1].node
@@ -421,7 +425,7 @@ function CG:keyed_step(n, lam, add, in_t)
   -- key) it is kept in the same table (tab_N), so the step does not route
   -- at all: each worker folds every item into its own table, the loop of a
   -- single worker (at -w2 routing and choosing a table per item cost 7% of
-  -- the instructions).  A key new to the table is routed once (new_key_N);
+  -- the instructions).  A key new to the table is routed once (theirs_N);
   -- foreign_N counts those another worker owns, and combine_N sends their
   -- partial values and drops them from the table when too many wait
   -- (dfc_combine_due) and whenever the runtime flushes the channel.  The
@@ -456,9 +460,11 @@ function CG:keyed_step(n, lam, add, in_t)
   end
   if shared then
     self.steps[#self.steps + 1] = lines({
-      string.format("/* %s: a key new to %s; if another worker owns it, its value is a partial one */", n.id, tab),
-      string.format("static void new_key_%d(dfc_worker *w, dfc_key k)", n.index), "{",
-      "    if (dfc_route_key(w, (dfc_str){k.ptr, (int64_t)dfc_key_len(k)}) == w->index) return;",
+      string.format("/* %s: whether another worker owns a key new to %s (its value is then a partial one) */", n.id, tab),
+      string.format("static bool theirs_%d(dfc_worker *w, dfc_key k)", n.index), "{",
+      "    return dfc_route_key(w, (dfc_str){k.ptr, (int64_t)dfc_key_len(k)}) != w->index;", "}",
+      string.format("/* %s: one more partial value in %s; all are sent when too many wait */", n.id, tab),
+      string.format("static void foreign_%d(dfc_worker *w)", n.index), "{",
       string.format("    size_t foreign = ++STATE->foreign_%s;", tab),
       string.format("    if (dfc_combine_due(foreign, dfc_table_count(STATE->%s) - foreign)) combine_%d(w);", tab, c), "}",
     })
@@ -501,12 +507,26 @@ function CG:keyed_step(n, lam, add, in_t)
     end
   end
   -- The update of a combinable value, the same for a key's value and for a
-  -- partial value: counts add up, max/min keep the better one.
+  -- partial value: counts and sums add up, max/min keep the better one.
   local function combine_update(target)
-    if op == "count_final" then return target .. " += v;" end
+    if op == "count_final" or summing then return target .. " += v;" end
     return "if (created || " .. better("v", target) .. ") " .. target .. " = v;"
   end
-  if op == "count_final" or shared then
+  if shared then
+    -- A key another worker owns starts its partial value from this value
+    -- (the fold's initial value is added once, by the owner); counting it
+    -- may send every partial value, moving the table's entries, so that
+    -- comes last.
+    p(string.format("if (DFC_UNLIKELY(created) && !hot->solo && theirs_%d(w, k)) {", n.index))
+    p("    *acc = v; /* the first part of a partial value */")
+    p(string.format("    foreign_%d(w);", n.index))
+    p("    return;")
+    p("}")
+    if op == "fold_final" then
+      p(string.format("if (created) *acc = %s;", CE.expr(self, n.init)))
+    end
+    p(combine_update("*acc"))
+  elseif op == "count_final" then
     p(combine_update("*acc"))
   elseif op == "fold_final" then
     if CE.can_fail(n.fn.body) or CE.can_fail(n.init) then p("w->cur_step = " .. n.index .. ";") end
@@ -521,9 +541,6 @@ function CG:keyed_step(n, lam, add, in_t)
     p("if (" .. better("v", "*acc") .. ") {")
     replace("v")
     p("}")
-  end
-  if shared then
-    p(string.format("if (DFC_UNLIKELY(created) && !hot->solo) new_key_%d(w, k);", n.index))
   end
   self.steps[#self.steps + 1] = lines({
     shared and string.format("/* %s: fold one value into its key's value, or its partial value for the worker that owns it (both in %s) */", n.id, tab)
@@ -549,7 +566,7 @@ function CG:keyed_step(n, lam, add, in_t)
     self:ring(tostring(n.index), n.id .. (shared and "" or ": an item of a key this worker owns"), "apply_" .. n.index, vct, at, tab)
   end
   if shared then
-    add(string.format("    defer_%d(w, hot, kk, %s); /* ours or not: see new_key_%d */", n.index, val_expr, n.index))
+    add(string.format("    defer_%d(w, hot, kk, %s); /* ours or not: see theirs_%d */", n.index, val_expr, n.index))
   else
     add("    int dest = dfc_route_hash(w, h);")
   end
@@ -557,17 +574,20 @@ function CG:keyed_step(n, lam, add, in_t)
     add(string.format("    if (dest == w->index) {\n        defer_%d(w, hot, kk, %s);\n        return;\n    }", n.index, val_expr))
   end
   if combinable and const_key then
-    add(string.format("    defer_c%d(w, hot, dfc_key_make(key, h), %s);", n.index, val_expr))
+    -- No ring: the one key's slot stays in cache, and a ring (an array in
+    -- flow_hot) would keep the C compiler from holding the hot state, the
+    -- owner's running value among it, in registers (pipeline -w1: 0.15 s
+    -- -> 0.22 s).
+    add(string.format("    combine_one_%d(w, hot, STATE->%s, dfc_key_make(key, h), %s);", n.index, comb, val_expr))
     self.steps[#self.steps + 1] = lines({
       string.format("/* %s: combine one value into its key's partial value (for another worker) */", n.id),
-      string.format("static DFC_ALWAYS_INLINE void combine_one_%d(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_key k, %s v)", n.index, vct),
+      string.format("static DFC_NOINLINE void combine_one_%d(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_key k, %s v)", n.index, vct),
       "{", "    bool created;",
       string.format("    %s *part = dfc_table_upsert_sized(t, k, &created, NULL, DFC_TABLE_ENTRY_SIZE(%s));", at, at),
       "    " .. combine_update("*part"),
       string.format("    if (DFC_UNLIKELY(created) && dfc_combine_due(dfc_table_count(t), dfc_table_count(STATE->%s))) combine_%d(w);", tab, c),
       "}",
     })
-    self:ring("c" .. n.index, n.id .. ": an item of a key another worker owns", "combine_one_" .. n.index, vct, at, comb)
   elseif not combinable then
     add(string.format("    dfc_buf *b = dfc_out_begin(w, %d, dest);\n    dfc_buf_put_str(b, key);", c))
     add(string.format("    %s(b, %s);", self:helper("enc", vt), val_expr))

@@ -46,6 +46,10 @@ local function order_free_end(n)
   if n.op == "max_final" or n.op == "min_final" then
     return T.is(n.value_type, "i64") or T.is(n.value_type, "str")
   end
+  if n.op == "fold_final" or n.op == "reduce_final" then -- an i64 sum
+    return CE.is_sum(n.fn) and T.is(n.value_type, "i64") and T.is(n.acc_type, "i64") and
+      not (n.init and CE.can_fail(n.init))
+  end
   return n.op == "output" and n.sink == "discard"
 end
 
@@ -131,7 +135,7 @@ function M.plan(prog, d, source_text)
   -- by itself with a function that cannot fail (so not even which error
   -- ends a run can change) and calls no extern, or are order-free ends:
   -- count_final, max/min_final over i64 or str (a float max can depend on
-  -- order: NaN, -0.0), discard.
+  -- order: NaN, -0.0), fold/reduce_final of an i64 sum, discard.
   for _, n in ipairs(sources) do
     if n.parallel or n.source == "range" then n.unordered = M.order_free(n) end
   end

@@ -35,12 +35,14 @@
 #define DFC_LIKELY(x) __builtin_expect(!!(x), 1)
 #define DFC_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define DFC_ALWAYS_INLINE inline __attribute__((always_inline))
+#define DFC_NOINLINE __attribute__((noinline))
 #else
 #define DFC_NORETURN
 #define DFC_PRINTF(a, b)
 #define DFC_LIKELY(x) (x)
 #define DFC_UNLIKELY(x) (x)
 #define DFC_ALWAYS_INLINE inline
+#define DFC_NOINLINE
 #endif
 
 /* ------------------------------------------------------------------ strings */

@@ -202,8 +202,12 @@ end
 t.is(range_chunked("nums | key_on(x => str(x % 10)) | count_final | output stdout"), "chunks",
   "range read in chunks: keyed count")
 t.is(range_chunked("nums | map(x => x * 2) | output stdout"), "ranges", "range read in ranges: an output shows the order")
-t.is(range_chunked("nums | key_on(x => \"all\") | fold_final(0, (a, x) => a + x) | output stdout"), "ranges",
-  "range read in ranges: fold_final")
+t.is(range_chunked("nums | key_on(x => \"all\") | fold_final(0, (a, x) => a * x) | output stdout"), "ranges",
+  "range read in ranges: fold_final of a product (only sums are recognized)")
+t.is(range_chunked("nums | key_on(x => \"all\") | fold_final(0, (a, x) => a + x) | output stdout"), "chunks",
+  "range read in chunks: fold_final of an i64 sum")
+t.is(range_chunked("nums | map(x => (str(x), float(x))) | reduce_final((a, b) => a + b) | output stdout"), "ranges",
+  "range read in ranges: reduce_final of an f64 sum (float addition is not associative)")
 for _, c in ipairs({
   {"lines | flat_map(l => split(l, \" \")) | key_on(w => w) | count_final | output stdout", "chunks", "wordcount"},
   {"lines | count_final(l => l) | output stdout", "chunks", "count_final with a key function"},

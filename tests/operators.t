@@ -158,6 +158,19 @@ nums | key_on(x => str(x % 120000)) | max_final | filter((k, m) => m != (if int(
 END
 check many_keys "$(printf '("count 3", 60000)\n("count 2", 60000)')"
 
+# i64 sums in fold_final and reduce_final combine like counts (partial sums
+# sent mid-run and at the end); the initial value is added once, by the key's
+# owner.  Key k gets k, k + 120000 and, below 60000, k + 240000.
+flow sums <<'END'
+nums = input range(300000)
+keyed = nums | key_on(x => str(x % 120000))
+keyed | fold_final(7, (acc, x) => acc + x) | filter((k, s) => s != (if int(k) < 60000 then 3 * int(k) + 360007 else 2 * int(k) + 120007)) | count_final(p => "wrong fold sum") | output stdout
+keyed | reduce_final((a, b) => b + a) | filter((k, s) => s != (if int(k) < 60000 then 3 * int(k) + 360000 else 2 * int(k) + 120000)) | count_final(p => "wrong reduce sum") | output stdout
+keyed | fold_final(7, (acc, x) => acc + x) | count_final(p => "fold sums") | output stdout
+nums | key_on(x => "all") | reduce_final((a, b) => a + b) | output stdout
+END
+check sums "$(printf '("fold sums", 120000)\n("all", 44999850000)')"
+
 # A million keys out of one final step into another keyed by the same keys,
 # and a run over the keys that a run of the same flow wrote: the keys come
 # in a table's slot order.  Were the tables (or two runs) to order slots
