@@ -461,10 +461,10 @@ function CG:keyed_step(n, lam, add, in_t)
   if shared then
     self.steps[#self.steps + 1] = lines({
       string.format("/* %s: whether another worker owns a key new to %s (its value is then a partial one) */", n.id, tab),
-      string.format("static bool theirs_%d(dfc_worker *w, dfc_key k)", n.index), "{",
+      string.format("static DFC_NOINLINE bool theirs_%d(dfc_worker *w, dfc_key k)", n.index), "{",
       "    return dfc_route_key(w, (dfc_str){k.ptr, (int64_t)dfc_key_len(k)}) != w->index;", "}",
       string.format("/* %s: one more partial value in %s; all are sent when too many wait */", n.id, tab),
-      string.format("static void foreign_%d(dfc_worker *w)", n.index), "{",
+      string.format("static DFC_NOINLINE void foreign_%d(dfc_worker *w)", n.index), "{",
       string.format("    size_t foreign = ++STATE->foreign_%s;", tab),
       string.format("    if (dfc_combine_due(foreign, dfc_table_count(STATE->%s) - foreign)) combine_%d(w);", tab, c), "}",
     })
@@ -809,10 +809,17 @@ function M.generate(plan, opts)
     end
     state_free[#state_free + 1] = string.format("    dfc_table_free(s->%s);", t.name)
   end
+  -- A ring's entries live in the per-worker state and flow_hot points at
+  -- them: an array inside flow_hot would keep the C compiler from holding
+  -- the rest of the hot state in registers (wordcount -w1: -1.4% of the
+  -- instructions; range(50M) summed under a constant key in a flow that
+  -- also counts by key: 0.13 s -> 0.10 s).
+  local ring_types = {}
   for _, r in ipairs(cg.rings) do
-    hot_fields[#hot_fields + 1] = string.format("    struct { dfc_key k; %s v; } ring_%s[DFC_RING]; size_t nring_%s; /* %s */",
-      r.vct, r.name, r.name, r.what)
-    hot_load[#hot_load + 1] = string.format("    h->nring_%s = 0;", r.name)
+    ring_types[#ring_types + 1] = string.format("typedef struct { dfc_key k; %s v; } ring_%s_entry; /* %s */", r.vct, r.name, r.what)
+    state_fields[#state_fields + 1] = string.format("    ring_%s_entry ring_%s[DFC_RING]; /* items waiting for their slots (flow_hot) */", r.name, r.name)
+    hot_fields[#hot_fields + 1] = string.format("    ring_%s_entry *ring_%s; size_t nring_%s; /* %s */", r.name, r.name, r.name, r.what)
+    hot_load[#hot_load + 1] = string.format("    h->ring_%s = s->ring_%s;\n    h->nring_%s = 0;", r.name, r.name, r.name)
     hot_drain[#hot_drain + 1] = string.format("    drain_%s(w, h);", r.name)
   end
   if #state_fields == 0 then state_fields[1] = "    char unused;" end
@@ -827,7 +834,8 @@ function M.generate(plan, opts)
     cblocks = lines(cblocks),
     typedefs = lines(cg.typedefs),
     params_struct = "typedef struct flow_params {\n" .. (#pfields > 0 and lines(pfields) or "    char unused;") .. "\n} flow_params;",
-    state_struct = "typedef struct flow_state {\n" .. lines(state_fields) .. "\n} flow_state;",
+    state_struct = (#ring_types > 0 and (lines(ring_types) .. "\n") or "") ..
+      "typedef struct flow_state {\n" .. lines(state_fields) .. "\n} flow_state;",
     hot_struct = "typedef struct flow_hot {\n" .. lines(hot_fields) .. "\n} flow_hot;",
     hot_load = "static inline void hot_load(dfc_worker *w, flow_hot *h)\n{\n" ..
       "    flow_state *s = STATE;\n" .. lines(hot_load) .. "\n}",
