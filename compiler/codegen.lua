@@ -351,8 +351,9 @@ function CG:receiver(n, per_item, eof)
   self.channel_fns[c] = {recv = "recv_" .. c, eof = eof and ("eof_" .. c) or "NULL"}
 end
 
--- A ring in flow_hot for the items bound for table `tab` (every ring serves
--- one table, so its entries hold only the key and the value): defer_NAME queues
+-- A ring for the items bound for table `tab` (its entries in the per-worker
+-- state, reached from flow_hot; every ring serves one table, so an entry
+-- holds only the key and the value): defer_NAME queues
 -- an item and prefetches its slot, and applies (apply_fn) the item queued
 -- DFC_RING items earlier, so that the lookups of several items overlap
 -- instead of each waiting for its cache miss; drain_NAME applies the rest,
@@ -424,8 +425,8 @@ function CG:keyed_step(n, lam, add, in_t)
   -- exactly as an owned key's value.  With keys in tables (not a constant
   -- key) it is kept in the same table (tab_N), so the step does not route
   -- at all: each worker folds every item into its own table, the loop of a
-  -- single worker (at -w2 routing and choosing a table per item cost 7% of
-  -- the instructions).  A key new to the table is routed once (theirs_N);
+  -- single worker (at -w2 routing and choosing a table per item cost 8.5%
+  -- of each worker's instructions).  A key new to the table is routed once (theirs_N);
   -- foreign_N counts those another worker owns, and combine_N sends their
   -- partial values and drops them from the table when too many wait
   -- (dfc_combine_due) and whenever the runtime flushes the channel.  The
@@ -574,10 +575,10 @@ function CG:keyed_step(n, lam, add, in_t)
     add(string.format("    if (dest == w->index) {\n        defer_%d(w, hot, kk, %s);\n        return;\n    }", n.index, val_expr))
   end
   if combinable and const_key then
-    -- No ring: the one key's slot stays in cache, and a ring (an array in
-    -- flow_hot) would keep the C compiler from holding the hot state, the
-    -- owner's running value among it, in registers (pipeline -w1: 0.15 s
-    -- -> 0.22 s).
+    -- No ring: the one key's slot stays in cache.  Not inlined: in the loop
+    -- of the owner, which never calls it, its table lookup made the C
+    -- compiler keep the running value in memory (pipeline -w1 +5%
+    -- instructions).
     add(string.format("    combine_one_%d(w, hot, STATE->%s, dfc_key_make(key, h), %s);", n.index, comb, val_expr))
     self.steps[#self.steps + 1] = lines({
       string.format("/* %s: combine one value into its key's partial value (for another worker) */", n.id),
