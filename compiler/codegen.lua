@@ -555,31 +555,42 @@ function CG:keyed_step(n, lam, add, in_t)
     add(string.format("    if (DFC_LIKELY(hot->mine_%d)) { /* the one key is ours */", n.index))
     add(string.format("        apply_%d(w, hot, NULL, (dfc_key){0}, %s);\n        return;\n    }", n.index, val_expr))
   end
-  add("    dfc_str key = " .. key_expr .. ";")
-  if const_key then
-    add("    uint64_t h = dfc_hash_str(key);")
+  if combinable and const_key then
+    -- The one key is another worker's: its partial value is kept in the hot
+    -- state (a register) during the entry point, and hot_store adds it to
+    -- the combining table once (combine_one_N).
+    tab_entry.part = {fn = "combine_one_" .. n.index, comb = comb, ctype = at}
+    add(string.format("    %s v = %s;", vct, val_expr))
+    if op == "max_final" or op == "min_final" then
+      add(string.format("    bool created = !hot->has_part_%d; /* the first value of the partial one */", n.index))
+    end
+    add(string.format("    hot->has_part_%d = true;", n.index))
+    add("    " .. combine_update(string.format("hot->part_%d", n.index)))
   else
-    add("    dfc_key kk; /* the key ready for its lookup */")
-    add(shared and "    dfc_hash_key(key, &kk);" or "    uint64_t h = dfc_hash_key(key, &kk);")
-    -- An item waits in a small ring while its slot comes in from memory (a
-    -- prefetch), so that the lookups of several items overlap instead of
-    -- each waiting for its cache miss.
-    self:ring(tostring(n.index), n.id .. (shared and "" or ": an item of a key this worker owns"), "apply_" .. n.index, vct, at, tab)
-  end
-  if shared then
-    add(string.format("    defer_%d(w, hot, kk, %s); /* ours or not: see theirs_%d */", n.index, val_expr, n.index))
-  else
-    add("    int dest = dfc_route_hash(w, h);")
-  end
-  if not const_key and not shared then
-    add(string.format("    if (dest == w->index) {\n        defer_%d(w, hot, kk, %s);\n        return;\n    }", n.index, val_expr))
+    add("    dfc_str key = " .. key_expr .. ";")
+    if const_key then
+      add("    uint64_t h = dfc_hash_str(key);")
+    else
+      add("    dfc_key kk; /* the key ready for its lookup */")
+      add(shared and "    dfc_hash_key(key, &kk);" or "    uint64_t h = dfc_hash_key(key, &kk);")
+      -- An item waits in a small ring while its slot comes in from memory (a
+      -- prefetch), so that the lookups of several items overlap instead of
+      -- each waiting for its cache miss.
+      self:ring(tostring(n.index), n.id .. (shared and "" or ": an item of a key this worker owns"), "apply_" .. n.index, vct, at, tab)
+    end
+    if shared then
+      add(string.format("    defer_%d(w, hot, kk, %s); /* ours or not: see theirs_%d */", n.index, val_expr, n.index))
+    else
+      add("    int dest = dfc_route_hash(w, h);")
+    end
+    if not const_key and not shared then
+      add(string.format("    if (dest == w->index) {\n        defer_%d(w, hot, kk, %s);\n        return;\n    }", n.index, val_expr))
+    end
   end
   if combinable and const_key then
-    -- No ring: the one key's slot stays in cache.  Not inlined: in the loop
-    -- of the owner, which never calls it, its table lookup made the C
-    -- compiler keep the running value in memory (pipeline -w1 +5%
-    -- instructions).
-    add(string.format("    combine_one_%d(w, hot, STATE->%s, dfc_key_make(key, h), %s);", n.index, comb, val_expr))
+    -- Called once per entry point (hot_store).  Not inlined: in the loop of
+    -- the owner, which never calls it, its table lookup made the C compiler
+    -- keep the running value in memory (pipeline -w1 +5% instructions).
     self.steps[#self.steps + 1] = lines({
       string.format("/* %s: combine one value into its key's partial value (for another worker) */", n.id),
       string.format("static DFC_NOINLINE void combine_one_%d(dfc_worker *w, flow_hot *hot, dfc_table *t, dfc_key k, %s v)", n.index, vct),
@@ -787,6 +798,13 @@ function M.generate(plan, opts)
     state_fields[#state_fields + 1] = string.format("    dfc_table *%s; /* %s: %s per key */", t.name, t.id, t.value)
     if t.foreign then
       state_fields[#state_fields + 1] = string.format("    size_t foreign_%s; /* keys in %s that other workers own: partial values to send */", t.name, t.name)
+    end
+    if t.part then
+      hot_fields[#hot_fields + 1] = string.format("    %s part_%d; bool has_part_%d; /* %s: the one key's partial value, for its owner */",
+        t.part.ctype, t.hot, t.hot, t.id)
+      hot_load[#hot_load + 1] = string.format("    h->part_%d = 0; h->has_part_%d = false;", t.hot, t.hot)
+      hot_store[#hot_store + 1] = string.format("    if (h->has_part_%d) { dfc_str k = %s; %s(w, h, s->%s, dfc_key_make(k, dfc_hash_str(k)), h->part_%d); }",
+        t.hot, CE.str_lit(t.const_key), t.part.fn, t.part.comb, t.hot)
     end
     if t.const_key then
       state_fields[#state_fields + 1] = string.format("    %s *last_%s; int dest_%s; bool seen_%s; /* its one key's slot and owner */",
