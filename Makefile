@@ -32,7 +32,7 @@ $(BUILD)/libdfcrt.a: $(RT_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h tests/unit/stubs.h $(BUILD)/libdfcrt.a
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libdfcrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/libdfcrt.a -lsodium -lm
 
@@ -69,7 +69,7 @@ $(BUILD)/$(1)/libdfcrt.a: $(RT_SRCS:runtime/%.c=$(BUILD)/$(1)/rt/%.o)
 	@rm -f $$@
 	ar rcs $$@ $$^
 
-$(BUILD)/$(1)/tests/%: tests/unit/%.c tests/unit/tap.h tests/unit/stubs.h $(BUILD)/$(1)/libdfcrt.a
+$(BUILD)/$(1)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/$(1)/libdfcrt.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS) $(2) $$< -o $$@ $(BUILD)/$(1)/libdfcrt.a -lsodium -lm
 endef

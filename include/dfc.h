@@ -20,7 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#ifdef __SSE2__
+#if defined(__SSE2__) && !defined(DFC_NO_SSE2)
+#define DFC_SSE2 1
 #include <emmintrin.h>
 #endif
 
@@ -445,20 +446,35 @@ static inline dfc_split_iter dfc_split_begin(dfc_worker *w, dfc_str s, dfc_str s
     if (DFC_UNLIKELY(sep.len == 0)) dfc_fail(w, "split: empty separator");
     return (dfc_split_iter){s.ptr, s.ptr + s.len, sep, false, s.ptr, s.ptr, 0};
 }
+/* Bit i set for each zero byte i of v: exact (no borrow from one byte into
+ * the next), the eight high bits then gathered by one multiply. */
+static inline uint32_t dfc_zero_byte_bits(uint64_t v)
+{
+    const uint64_t low7 = 0x7F7F7F7F7F7F7F7FULL;
+    uint64_t high = ~(((v & low7) + low7) | v | low7); /* 0x80 in each zero byte */
+    return (uint32_t)(((high >> 7) * 0x0102040810204080ULL) >> 56);
+}
 /* Bit i set where p[i] == c, for i < min(n, 16).  One 16-byte compare
- * (SSE2, in every x86-64) when the block is whole or cannot cross into
- * another page (bytes past n are masked off, as dfc_load_upto8 does);
- * otherwise, and always under AddressSanitizer, byte by byte. */
+ * (SSE2, in every x86-64; elsewhere two words) when the block is whole or
+ * cannot cross into another page (bytes past n are masked off, as
+ * dfc_load_upto8 does); otherwise, and always under AddressSanitizer, byte
+ * by byte. */
 static inline uint32_t dfc_block_hits(const char *p, size_t n, char c)
 {
-#ifdef __SSE2__
     if (n >= 16 || (DFC_WIDE_LOADS && ((uintptr_t)p & 4095) <= 4096 - 16)) {
+        uint32_t m;
         __asm__("" : "+r"(p)); /* the string's size is not the load's business */
+#ifdef DFC_SSE2
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+        m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+#else
+        uint64_t a, b, pat = 0x0101010101010101ULL * (uint8_t)c;
+        memcpy(&a, p, 8);
+        memcpy(&b, p + 8, 8);
+        m = dfc_zero_byte_bits(a ^ pat) | dfc_zero_byte_bits(b ^ pat) << 8;
+#endif
         return n >= 16 ? m : m & ((1u << n) - 1);
     }
-#endif
     uint32_t m = 0;
     for (size_t i = 0; i < n && i < 16; i++) m |= (uint32_t)(p[i] == c) << i;
     return m;
