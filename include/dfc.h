@@ -390,7 +390,6 @@ void dfc_table_free(dfc_table *t);
 #include "dfc_table.h"
 void *dfc_table_find(const dfc_table *t, dfc_str key, uint64_t hash);
 bool dfc_table_remove(dfc_table *t, dfc_str key, uint64_t hash);
-void dfc_table_clear(dfc_table *t); /* removes every key, keeps the capacity */
 /* Offers every entry to drop(ctx, key, value), once each, and removes those
  * it returns true for; drop must not change the table.  Returns how many
  * were removed. */

@@ -128,10 +128,6 @@ static DFC_ALWAYS_INLINE void dfc_table_prefetch_sized(const dfc_table *t, uint6
 {
     __builtin_prefetch(dfc_table_slot_sized(t, dfc_table_home(t, hash), esize));
 }
-static inline void dfc_table_prefetch(const dfc_table *t, uint64_t hash)
-{
-    dfc_table_prefetch_sized(t, hash, t->entry_size);
-}
 
 /* A key made ready for lookups: its bytes, and its tag, head and rest as a
  * slot holding it has them (rest is 0 for a key longer than 16 bytes),

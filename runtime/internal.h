@@ -136,8 +136,9 @@ struct dfci_proc {
     size_t inbox_limit;
     const void *params;
     const dfc_source_args *source_args; /* [flow->nsources] */
-    _Atomic int64_t *source_taken; /* [flow->nsources]: bytes of an unordered parallel
-                                    * FILE that this process's workers have taken */
+    _Atomic int64_t *source_taken; /* [flow->nsources]: how much of an unordered source
+                                    * (bytes of a parallel FILE, numbers of a RANGE)
+                                    * this process's workers have taken */
     dfci_sinks *sinks;
     dfci_inbox *inboxes; /* [workers_per_process], by local index */
     atomic_int aborted;  /* a run-time error happened: every worker stops */

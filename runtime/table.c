@@ -143,16 +143,6 @@ dfc_table *dfc_table_new(size_t value_size, uint64_t seed)
     return t;
 }
 
-void dfc_table_clear(dfc_table *t)
-{
-    if (t->count == 0) return;
-    memset(t->entries, 0, t->cap * t->entry_size);
-    chunks_free(t->chunks);
-    t->chunks = NULL;
-    t->count = 0;
-    t->live_bytes = t->dead_bytes = 0;
-}
-
 void dfc_table_free(dfc_table *t)
 {
     if (!t) return;
