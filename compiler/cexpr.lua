@@ -216,23 +216,30 @@ end
 -- divisor that is not a constant, parses, list indexes, unwrap, conversions
 -- of f64 to i64, calls to fns).  Steps whose functions cannot fail skip
 -- recording which step is running.
-function M.can_fail(e)
+-- Whether e or any expression inside it satisfies pred.
+local function any(e, pred)
+  if pred(e) then return true end
+  local tag = e.tag
+  if tag == "binop" then return any(e.lhs, pred) or any(e.rhs, pred)
+  elseif tag == "unop" or tag == "field" then return any(e.expr, pred)
+  elseif tag == "index" then return any(e.expr, pred) or any(e.index, pred)
+  elseif tag == "if" then return any(e.cond, pred) or any(e.then_, pred) or any(e.else_, pred)
+  elseif tag == "let" then return any(e.value, pred) or any(e.body, pred)
+  elseif tag == "tuple" or tag == "list" or tag == "call" then
+    for _, x in ipairs(tag == "call" and e.args or e.elems) do if any(x, pred) then return true end end
+  end
+  return false
+end
+
+-- Whether this node itself can fail (its operands aside).
+local function fails_here(e)
   local tag = e.tag
   if tag == "binop" then
     if (e.op == "/" or e.op == "%") and T.is(e.lhs.type, "i64") and T.is(e.rhs.type, "i64") then
       local r = e.rhs
-      local safe = (r.tag == "int" or r.tag == "duration") and r.value ~= 0 and r.value ~= -1
-      if not safe then return true end
+      return not ((r.tag == "int" or r.tag == "duration") and r.value ~= 0 and r.value ~= -1)
     end
-    return M.can_fail(e.lhs) or M.can_fail(e.rhs)
-  elseif tag == "unop" then return M.can_fail(e.expr)
-  elseif tag == "if" then return M.can_fail(e.cond) or M.can_fail(e.then_) or M.can_fail(e.else_)
-  elseif tag == "let" then return M.can_fail(e.value) or M.can_fail(e.body)
-  elseif tag == "tuple" or tag == "list" then
-    for _, x in ipairs(e.elems) do if M.can_fail(x) then return true end end
-    return false
   elseif tag == "index" then return true
-  elseif tag == "field" then return M.can_fail(e.expr)
   elseif tag == "call" then
     if e.kind == "fn" then return true end
     if e.kind == "builtin" then
@@ -243,11 +250,11 @@ function M.can_fail(e)
       if (n == "int" or n == "floor" or n == "ceil" or n == "round") and (arg1 == "f64" or arg1 == "str") then return true end
       if n == "float" and arg1 == "str" then return true end
     end
-    for _, x in ipairs(e.args) do if M.can_fail(x) then return true end end
-    return false
   end
   return false
 end
+
+function M.can_fail(e) return any(e, fails_here) end
 
 -- Whether fn is (a, b) => a + b or (a, b) => b + a: with i64 operands (which
 -- wrap around) the fold of any grouping and order of the items is the same,
@@ -263,21 +270,7 @@ end
 -- Whether e reaches outside the flow: a call of an extern C function, which
 -- may keep state of its own or print.
 function M.calls_out(e)
-  local tag = e.tag
-  if tag == "binop" then return M.calls_out(e.lhs) or M.calls_out(e.rhs)
-  elseif tag == "unop" or tag == "field" then return M.calls_out(e.expr)
-  elseif tag == "index" then return M.calls_out(e.expr) or M.calls_out(e.index)
-  elseif tag == "if" then return M.calls_out(e.cond) or M.calls_out(e.then_) or M.calls_out(e.else_)
-  elseif tag == "let" then return M.calls_out(e.value) or M.calls_out(e.body)
-  elseif tag == "tuple" or tag == "list" then
-    for _, x in ipairs(e.elems) do if M.calls_out(x) then return true end end
-    return false
-  elseif tag == "call" then
-    if e.kind ~= "builtin" then return true end
-    for _, x in ipairs(e.args) do if M.calls_out(x) then return true end end
-    return false
-  end
-  return false
+  return any(e, function(x) return x.tag == "call" and x.kind ~= "builtin" end)
 end
 
 function M.expr(cg, e)
