@@ -9,7 +9,8 @@ local function report(ok, name, diag)
   print((ok and "ok " or "not ok ") .. n .. " - " .. (name or ""))
   if not ok then
     failed = failed + 1
-    for line in tostring(diag or ""):gmatch("[^\n]+") do print("#   " .. line) end
+    io.stdout:flush() -- diagnostics on stderr: prove shows them without -v
+    for line in tostring(diag or ""):gmatch("[^\n]+") do io.stderr:write("#   " .. line .. "\n") end
   end
   return ok
 end

@@ -18,7 +18,8 @@ tap_result() { # ok? name diag
   else
     TAP_FAILED=$((TAP_FAILED + 1))
     echo "not ok $TAP_N - $2"
-    [ -n "${3:-}" ] && printf '%s\n' "$3" | head -40 | sed 's/^/#   /'
+    # diagnostics on stderr: prove shows them without -v (CI logs)
+    [ -n "${3:-}" ] && printf '%s\n' "$3" | head -40 | sed 's/^/#   /' >&2
   fi
   return 0
 }

@@ -38,7 +38,8 @@ static inline void t_ok_diag(int cond, const char *name, const char *diag)
 {
     t_ok(cond, "%s", name);
     if (!cond && diag && *diag) {
-        printf("#   %s\n", diag);
+        fflush(stdout); /* diagnostics on stderr: prove shows them without -v */
+        fprintf(stderr, "#   %s\n", diag);
         fflush(stdout);
     }
 }
