@@ -14,8 +14,11 @@
  * themselves (they see it leave); any still running DFCI_SPAWN_GRACE_MS
  * later get SIGTERM, so a failure before the mesh formed does not leave
  * them waiting for the connect timeout.  The exit status is 0 if every
- * child succeeded, else the first non-zero one (128+sig for a child killed
- * by a signal).  The key file is removed at the end.
+ * child succeeded; else, after SIGINT/SIGTERM to the parent (forwarded or
+ * from the terminal), 128+sig, whichever child stopped first (one may
+ * learn of the run's end from a peer and exit 1 before its own signal
+ * arrives); else the first non-zero one (128+sig for a child killed by a
+ * signal).  The key file is removed at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,12 +41,14 @@
 
 static pid_t *spawn_pids;
 static volatile sig_atomic_t spawn_n;
+static volatile sig_atomic_t spawn_sig; /* SIGINT/SIGTERM the parent got, or 0 */
 
 /* Forwards a signal sent to the parent alone (kill, not the terminal) to
  * every child still running. */
 static void forward_signal(int sig, siginfo_t *info, void *uctx)
 {
     (void)uctx;
+    spawn_sig = sig;
     if (info && info->si_code > 0) return; /* from the kernel/tty: they got it too */
     int saved = errno;
     for (int i = 0; i < spawn_n; i++)
@@ -200,6 +205,7 @@ int dfci_spawn(const char *prog, int argc, char **argv, const dfci_options *o)
     memcpy(cargv + 1, args, sizeof *args * ((size_t)na + 7));
 
     spawn_pids = pids;
+    spawn_sig = 0;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = forward_signal;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
@@ -267,6 +273,7 @@ int dfci_spawn(const char *prog, int argc, char **argv, const dfci_options *o)
         }
     }
     free(cargv);
+    if (status != 0 && spawn_sig) status = 128 + spawn_sig;
 
 out:
     if (have_handlers) {
